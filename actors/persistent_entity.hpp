@@ -1,0 +1,141 @@
+#pragma once
+// The persistent-entity base shared by every event-sourced actor (ticket now;
+// account, trade, escrow later).
+//
+// A `Model` provides: `static constexpr entity_kind kind`, a member `id`,
+// `apply(const event_envelope&)`, `restore(const snapshot_envelope&) -> bool`
+// and `snapshot(seq, now_ms) -> snapshot_envelope`.
+//
+// Life of one command inside the entity actor (one at a time, enforced by
+// `await`): decide on the current state -> events -> apply them to a *copy* of
+// the state -> request(journal, append) -> on ack (fsync'd) the copy becomes the
+// state and the caller gets its reply; on error the state is untouched and the
+// actor stops, so its region restarts it from the journal (the truth) on the
+// next message.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "actors/entity_env.hpp"
+#include "caf/error.hpp"
+#include "caf/typed_response_promise.hpp"
+#include "messages/errc.hpp"
+#include "messages/events.hpp"
+#include "persistence/event_store.hpp"
+#include "persistence/node_keys.hpp"
+
+namespace tt::actors {
+
+template <class Model>
+struct entity_core {
+  Model model;
+  uint64_t seq = 0;           // last applied event
+  uint64_t snapshot_seq = 0;  // seq of the latest snapshot written or loaded
+  entity_env env;
+
+  /// Latest snapshot + replay of every later event. Runs inside the entity
+  /// actor when it starts (reads only; RocksDB reads are thread-safe).
+  caf::error recover(const std::string& id) {
+    model = Model{};
+    model.id = id;
+    seq = 0;
+    snapshot_seq = 0;
+    if (auto snap = env.store->load_snapshot(Model::kind, id)) {
+      std::string why;
+      auto decoded = decode_snapshot(snap->bytes, &why);
+      if (!decoded || !model.restore(*decoded))
+        return make_error(errc::decode_failure, "snapshot of " + id + " does not decode: " + why);
+      seq = snap->seq;
+      snapshot_seq = snap->seq;
+    }
+    caf::error err;
+    bool ok = env.store->read_events(Model::kind, id, seq + 1,
+                                     [&](uint64_t s, std::string_view bytes) {
+                                       std::string why;
+                                       auto ev = decode_event(bytes, &why);
+                                       if (!ev || s != seq + 1) {
+                                         err = make_error(errc::decode_failure,
+                                                          "event " + std::to_string(s) + " of " + id
+                                                            + " does not decode: " + why);
+                                         return false;
+                                       }
+                                       model.apply(*ev);
+                                       seq = s;
+                                       return true;
+                                     });
+    if (!ok && !err)
+      err = make_error(errc::storage_failure, "reading events of " + id + " failed");
+    return err;
+  }
+
+  /// Wraps payloads into envelopes with sequence numbers after `seq`.
+  std::vector<event_envelope> envelopes(std::vector<event_payload> payloads,
+                                        const request_meta& meta, int64_t now) const {
+    std::vector<event_envelope> out;
+    out.reserve(payloads.size());
+    uint64_t s = seq;
+    for (auto& p : payloads) {
+      event_envelope ev;
+      ev.kind = Model::kind;
+      ev.entity_id = model.id;
+      ev.seq = ++s;
+      ev.timestamp_ms = now;
+      ev.event_id = persistence::random_id();
+      ev.causation_id = meta.causation_id;
+      ev.correlation_id = meta.correlation_id;
+      ev.user_id = meta.user_id;
+      ev.device_hash = meta.device_hash;
+      ev.ip = meta.ip;
+      ev.payload = std::move(p);
+      out.push_back(std::move(ev));
+    }
+    return out;
+  }
+};
+
+/// Persists `payloads` for the entity behind `self` (whose state has a member
+/// `core` of type entity_core<Model>) and, once durable, delivers
+/// `reply(model, seq)` through `rp`. Must be called from inside a handler of
+/// `self`; blocks further commands of this entity until the journal answers.
+template <class Self, class Reply, class ReplyFn>
+void persist(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
+             caf::typed_response_promise<Reply> rp, ReplyFn reply) {
+  auto& core = self->state.core;
+  auto now = core.env.now_ms();
+  auto next = core.model;
+  auto evs = core.envelopes(std::move(payloads), meta, now);
+  append_events cmd;
+  cmd.kind = static_cast<uint8_t>(decltype(core.model)::kind);
+  cmd.entity_id = core.model.id;
+  cmd.expected_seq = core.seq;
+  cmd.events.reserve(evs.size());
+  for (auto& ev : evs) {
+    next.apply(ev);
+    cmd.events.push_back(encode_event(ev));
+  }
+  uint64_t new_seq = core.seq + evs.size();
+  if (new_seq - core.snapshot_seq >= core.env.snapshot_every) {
+    cmd.snapshot = encode_snapshot(next.snapshot(new_seq, now));
+    cmd.snapshot_seq = new_seq;
+  }
+  bool snap = !cmd.snapshot.empty();
+  self->request(core.env.journal, core.env.append_timeout, std::move(cmd))
+    .await(
+      [self, rp, reply, next = std::move(next), new_seq, snap](const append_ack&) mutable {
+        auto& c = self->state.core;
+        c.model = std::move(next);
+        c.seq = new_seq;
+        if (snap)
+          c.snapshot_seq = new_seq;
+        rp.deliver(reply(c.model, c.seq));
+      },
+      [self, rp](caf::error& err) mutable {
+        // The outcome may be unknown (timeout) or our state stale (conflict):
+        // stop, so the next command recovers from the journal.
+        rp.deliver(err);
+        self->quit(err);
+      });
+}
+
+} // namespace tt::actors

@@ -1,0 +1,173 @@
+#include "actors/ticket_model.hpp"
+
+#include "messages/errc.hpp"
+#include "persistence/node_keys.hpp"
+
+namespace tt::actors {
+
+namespace {
+
+void append_part(std::string& out, std::string_view part) {
+  out += std::to_string(part.size());
+  out += ':';
+  out.append(part);
+}
+
+} // namespace
+
+std::string dedup_key(const std::string& seller, const ticket_fields& f,
+                      const std::string& barcode_hash) {
+  std::string key;
+  append_part(key, seller);
+  append_part(key, f.event_id);
+  append_part(key, f.section);
+  append_part(key, f.row);
+  key += std::to_string(f.seats.size());
+  key += '[';
+  for (const auto& s : f.seats)
+    append_part(key, s);
+  key += ']';
+  append_part(key, std::to_string(f.face_value_minor));
+  append_part(key, barcode_hash);
+  return key;
+}
+
+listing_ids derive_listing_ids(const persistence::node_keys& keys, const std::string& seller,
+                               const ticket_fields& f, const std::string& barcode) {
+  listing_ids ids;
+  ids.barcode_hash = keys.keyed_hash("barcode", barcode);
+  auto key = dedup_key(seller, f, ids.barcode_hash);
+  ids.dedup_hash = keys.keyed_hash("dedup", key);
+  ids.ticket_id = keys.derived_id("ticket", key);
+  return ids;
+}
+
+void ticket_model::apply(const event_envelope& ev) {
+  struct visitor {
+    ticket_model& m;
+    const event_envelope& ev;
+    void operator()(const unknown_payload&) {}
+    void operator()(const ticket_listed& x) {
+      m.exists = true;
+      auto& s = m.state;
+      s.fields = x.fields;
+      s.seller = x.seller;
+      s.status = ticket_status::listed;
+      s.barcode_hash = x.barcode_hash;
+      s.barcode_sealed = x.barcode_sealed;
+      s.dedup_hash = x.dedup_hash;
+      if (s.created_at_ms == 0)
+        s.created_at_ms = ev.timestamp_ms;
+      s.updated_at_ms = ev.timestamp_ms;
+    }
+    void operator()(const ticket_updated& x) {
+      auto& s = m.state;
+      const auto& p = x.patch;
+      if (p.has_price)
+        s.fields.price_minor = p.price_minor;
+      if (p.has_event_name)
+        s.fields.event_name = p.event_name;
+      if (p.has_venue)
+        s.fields.venue = p.venue;
+      if (p.has_category)
+        s.fields.category = p.category;
+      if (p.has_event_starts_at)
+        s.fields.event_starts_at_ms = p.event_starts_at_ms;
+      s.updated_at_ms = ev.timestamp_ms;
+    }
+    void operator()(const ticket_withdrawn&) {
+      m.state.status = ticket_status::withdrawn;
+      m.state.updated_at_ms = ev.timestamp_ms;
+    }
+  };
+  std::visit(visitor{*this, ev}, ev.payload);
+}
+
+bool ticket_model::restore(const snapshot_envelope& snap) {
+  auto* t = std::get_if<ticket_state>(&snap.state);
+  if (t == nullptr)
+    return false;
+  state = *t;
+  exists = true;
+  return true;
+}
+
+snapshot_envelope ticket_model::snapshot(uint64_t seq, int64_t now_ms) const {
+  snapshot_envelope s;
+  s.kind = kind;
+  s.entity_id = id;
+  s.seq = seq;
+  s.taken_at_ms = now_ms;
+  s.state = state;
+  return s;
+}
+
+ticket_view ticket_model::view(uint64_t version, bool created) const {
+  ticket_view v;
+  v.id = id;
+  v.fields = state.fields;
+  v.status = static_cast<uint8_t>(state.status);
+  v.seller = state.seller;
+  v.barcode_hash = state.barcode_hash;
+  v.created_at_ms = state.created_at_ms;
+  v.updated_at_ms = state.updated_at_ms;
+  v.version = version;
+  v.created = created;
+  return v;
+}
+
+caf::expected<std::vector<event_payload>>
+ticket_model::decide(const list_ticket& cmd, const persistence::node_keys& keys) const {
+  const auto& f = cmd.fields;
+  if (f.face_value_minor < 0)
+    return make_error(errc::invalid_argument, "face value must not be negative", "face_value_minor");
+  if (f.price_minor < 0)
+    return make_error(errc::invalid_argument, "price must not be negative", "price_minor");
+  if (cmd.barcode.empty())
+    return make_error(errc::invalid_argument, "barcode is required", "barcode");
+  // The id must be the one derived from the dedup key: a caller cannot list
+  // under an id of its choosing.
+  auto ids = derive_listing_ids(keys, cmd.meta.user_id, f, cmd.barcode);
+  if (ids.ticket_id != id || ids.dedup_hash != cmd.dedup_hash)
+    return make_error(errc::invalid_argument, "ticket id does not match the listing", "id");
+  if (exists && state.status != ticket_status::withdrawn)
+    return std::vector<event_payload>{};  // duplicate listing: answer with the existing ticket
+  ticket_listed ev;
+  ev.fields = f;
+  ev.seller = cmd.meta.user_id;
+  ev.barcode_hash = ids.barcode_hash;
+  ev.barcode_sealed = keys.seal(cmd.barcode);
+  ev.dedup_hash = ids.dedup_hash;
+  return std::vector<event_payload>{std::move(ev)};
+}
+
+caf::expected<std::vector<event_payload>> ticket_model::decide(const update_ticket& cmd) const {
+  if (!exists)
+    return make_error(errc::not_found, "no such ticket", "id");
+  if (cmd.meta.user_id != state.seller)
+    return make_error(errc::forbidden, "only the seller may change this ticket");
+  if (state.status != ticket_status::listed)
+    return make_error(errc::invalid_state,
+                      std::string{"ticket is "} + to_string(state.status) + ", not listed");
+  const auto& p = cmd.patch;
+  if (p.empty())
+    return make_error(errc::invalid_argument, "nothing to update");
+  if (p.has_price && p.price_minor < 0)
+    return make_error(errc::invalid_argument, "price must not be negative", "price_minor");
+  return std::vector<event_payload>{ticket_updated{p}};
+}
+
+caf::expected<std::vector<event_payload>> ticket_model::decide(const withdraw_ticket& cmd) const {
+  if (!exists)
+    return make_error(errc::not_found, "no such ticket", "id");
+  if (cmd.meta.user_id != state.seller)
+    return make_error(errc::forbidden, "only the seller may withdraw this ticket");
+  if (state.status == ticket_status::withdrawn)
+    return std::vector<event_payload>{};  // idempotent
+  if (state.status != ticket_status::listed)
+    return make_error(errc::invalid_state,
+                      std::string{"ticket is "} + to_string(state.status) + ", cannot withdraw");
+  return std::vector<event_payload>{ticket_withdrawn{cmd.reason}};
+}
+
+} // namespace tt::actors

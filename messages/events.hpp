@@ -1,0 +1,91 @@
+#pragma once
+// C++ view of the Cap'n Proto `Event` and `Snapshot` (events.capnp). Only
+// event_codec.cpp includes the generated Cap'n Proto headers; everything else
+// works with these plain structs.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "messages/entity.hpp"
+#include "messages/ticket.hpp"
+
+namespace tt {
+
+constexpr uint16_t event_schema_version = 1;
+
+struct ticket_listed {
+  ticket_fields fields;
+  std::string seller;
+  std::string barcode_hash;
+  std::string barcode_sealed;  // binary
+  std::string dedup_hash;
+};
+
+struct ticket_updated {
+  ticket_patch patch;
+};
+
+struct ticket_withdrawn {
+  std::string reason;
+};
+
+/// A payload this build does not know (written by a newer schema).
+struct unknown_payload {
+  uint16_t which = 0;
+};
+
+using event_payload = std::variant<unknown_payload, ticket_listed, ticket_updated, ticket_withdrawn>;
+
+struct event_envelope {
+  uint16_t schema_version = event_schema_version;
+  entity_kind kind = entity_kind::unknown;
+  std::string entity_id;
+  uint64_t seq = 0;
+  int64_t timestamp_ms = 0;
+  std::string event_id;
+  std::string causation_id;
+  std::string correlation_id;
+  std::string user_id;
+  std::string device_hash;
+  std::string ip;
+  event_payload payload;
+};
+
+/// The event's type name as shown to tailers ("ticket_listed", ...).
+const char* event_type_name(const event_payload& p);
+
+struct ticket_state {
+  ticket_fields fields;
+  std::string seller;
+  ticket_status status = ticket_status::listed;
+  std::string barcode_hash;
+  std::string barcode_sealed;
+  std::string dedup_hash;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+struct snapshot_envelope {
+  uint16_t schema_version = event_schema_version;
+  entity_kind kind = entity_kind::unknown;
+  std::string entity_id;
+  uint64_t seq = 0;
+  int64_t taken_at_ms = 0;
+  std::variant<std::monostate, ticket_state> state;
+};
+
+/// Encodes as an unpacked Cap'n Proto flat array (word aligned).
+std::string encode_event(const event_envelope& e);
+std::string encode_snapshot(const snapshot_envelope& s);
+
+/// Decoders never throw and never crash on hostile bytes: they return
+/// std::nullopt and, if given, set `why`.
+std::optional<event_envelope> decode_event(std::string_view bytes, std::string* why = nullptr);
+std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes,
+                                                 std::string* why = nullptr);
+
+} // namespace tt

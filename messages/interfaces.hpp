@@ -1,0 +1,38 @@
+#pragma once
+// The typed actor interfaces of Ticket Trader, declared once. Modules pass
+// only these handles between each other, never untyped `caf::actor`s.
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+#include "messages/journal.hpp"
+#include "messages/ticket.hpp"
+#include "messages/type_ids.hpp"
+
+namespace tt {
+
+/// The journal of one node (persistence/journal_actor.hpp). Group-commits
+/// appends from many entities; replies only after fsync.
+using journal_actor = caf::typed_actor<
+  caf::replies_to<append_events>::with<append_ack>,
+  caf::replies_to<atoms::stats_atom>::with<journal_stats>,
+  caf::reacts_to<atoms::flush_atom>>;
+
+/// Commands every ticket-addressed actor understands (entity and region).
+using ticket_commands = caf::typed_actor<
+  caf::replies_to<list_ticket>::with<ticket_view>,
+  caf::replies_to<update_ticket>::with<ticket_view>,
+  caf::replies_to<withdraw_ticket>::with<ticket_view>,
+  caf::replies_to<get_ticket>::with<ticket_view>>;
+
+/// One ticket entity (actors/ticket_entity.hpp). Started and passivated by the
+/// region; `passivate_atom` asks it to stop after the commands before it.
+using ticket_actor
+  = ticket_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
+
+/// The node-local region for tickets (actors/shard_region.hpp): routes by
+/// ticket id -> shard -> entity actor, starting entities on first message.
+using ticket_region_actor
+  = ticket_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
+                            caf::reacts_to<atoms::sweep_atom>>;
+
+} // namespace tt

@@ -1,0 +1,70 @@
+#pragma once
+// Messages of the journal actor (persistence/journal_actor.hpp answers them).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "messages/entity.hpp"
+
+namespace tt {
+
+/// Append `events` (encoded `Event`s, sequence numbers expected_seq+1 ...) to
+/// one entity's stream. Fails with `errc::conflict` if the stream's last
+/// sequence number is not `expected_seq`. The ack arrives only after the
+/// batch holding these events is fsync'd.
+struct append_events {
+  uint8_t kind = 0;  // tt::entity_kind
+  std::string entity_id;
+  uint64_t expected_seq = 0;
+  std::vector<std::string> events;
+  /// Optional snapshot (encoded `Snapshot`) written in the same batch after
+  /// the events; empty for none.
+  std::string snapshot;
+  uint64_t snapshot_seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_events& x) {
+  return f(caf::meta::type_name("tt.append_events"), x.kind, x.entity_id, x.expected_seq,
+           x.events, x.snapshot, x.snapshot_seq);
+}
+
+struct append_ack {
+  uint64_t last_seq = 0;
+  uint64_t first_offset = 0;  // global log offset of the first appended event
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_ack& x) {
+  return f(caf::meta::type_name("tt.append_ack"), x.last_seq, x.first_offset);
+}
+
+struct journal_stats {
+  uint64_t next_offset = 0;
+  uint64_t batches = 0;
+  uint64_t events = 0;
+  uint64_t conflicts = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
+  return f(caf::meta::type_name("tt.journal_stats"), x.next_offset, x.batches, x.events,
+           x.conflicts);
+}
+
+struct region_stats {
+  uint64_t active_entities = 0;
+  uint64_t started = 0;
+  uint64_t passivated = 0;
+  uint64_t restarted_after_failure = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, region_stats& x) {
+  return f(caf::meta::type_name("tt.region_stats"), x.active_entities, x.started,
+           x.passivated, x.restarted_after_failure);
+}
+
+} // namespace tt

@@ -1,0 +1,36 @@
+#pragma once
+// The CAF type-ID block of Ticket Trader: every message type that crosses an
+// actor boundary is listed here (and has an `inspect()` beside its struct).
+// Register with `cfg.add_message_types<caf::id_block::tt>()` (see
+// init_message_types() in messages/system.hpp).
+
+#include <string>
+#include <vector>
+
+#include "caf/atom.hpp"
+#include "caf/type_id.hpp"
+#include "messages/journal.hpp"
+#include "messages/ticket.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(tt, (tt::request_meta))
+  CAF_ADD_TYPE_ID(tt, (tt::ticket_fields))
+  CAF_ADD_TYPE_ID(tt, (tt::list_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::ticket_patch))
+  CAF_ADD_TYPE_ID(tt, (tt::update_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::withdraw_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::get_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::ticket_view))
+  CAF_ADD_TYPE_ID(tt, (tt::append_events))
+  CAF_ADD_TYPE_ID(tt, (tt::append_ack))
+  CAF_ADD_TYPE_ID(tt, (tt::journal_stats))
+  CAF_ADD_TYPE_ID(tt, (tt::region_stats))
+  CAF_ADD_TYPE_ID(tt, (std::vector<std::string>))
+
+  CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
+  CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")
+  CAF_ADD_ATOM(tt, tt::atoms, flush_atom, "flush")
+  CAF_ADD_ATOM(tt, tt::atoms, sweep_atom, "sweep")
+
+CAF_END_TYPE_ID_BLOCK(tt)

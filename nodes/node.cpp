@@ -1,0 +1,144 @@
+#include "nodes/node.hpp"
+
+#include <prometheus/registry.h>
+
+#include <filesystem>
+
+#include "actors/entity_env.hpp"
+#include "actors/shard_region.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+#include "messages/log.hpp"
+#include "messages/system.hpp"
+#include "nodes/edge.hpp"
+#include "nodes/http_server.hpp"
+#include "persistence/event_store.hpp"
+#include "persistence/journal_actor.hpp"
+#include "persistence/node_keys.hpp"
+
+namespace tt::nodes {
+
+struct node::impl {
+  node_config cfg;
+  std::shared_ptr<persistence::event_store> store;
+  std::shared_ptr<persistence::node_keys> keys;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<caf::actor_system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  journal_actor journal;
+  ticket_region_actor region;
+  std::unique_ptr<edge> http_edge;
+  std::unique_ptr<http_server> server;
+  bool stopped = false;
+};
+
+node::node(node_config cfg) : impl_(std::make_unique<impl>()) { impl_->cfg = std::move(cfg); }
+
+node::~node() { stop(); }
+
+bool node::start(std::string* error) {
+  auto& d = *impl_;
+  std::error_code ec;
+  std::filesystem::create_directories(d.cfg.data_dir, ec);
+  if (ec) {
+    *error = "cannot create data dir " + d.cfg.data_dir + ": " + ec.message();
+    return false;
+  }
+  d.keys = persistence::node_keys::load_or_create(d.cfg.data_dir, error);
+  if (!d.keys)
+    return false;
+  persistence::store_options so;
+  so.dir = d.cfg.data_dir + "/journal";
+  so.sync = d.cfg.sync;
+  d.store = persistence::event_store::open(so, error);
+  if (!d.store)
+    return false;
+  d.sys_cfg = std::make_unique<caf::actor_system_config>();
+  init_message_types(*d.sys_cfg);
+  d.sys_cfg->set("scheduler.max-threads", static_cast<size_t>(std::max(1u, d.cfg.scheduler_threads)));
+  d.sys_cfg->set("logger.file-verbosity", caf::atom("quiet"));
+  d.sys_cfg->set("logger.console-verbosity", caf::atom("quiet"));
+  d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
+  persistence::journal_config jc;
+  jc.max_batch_events = d.cfg.journal_max_batch;
+  jc.max_delay = d.cfg.journal_max_delay;
+  d.journal = persistence::spawn_journal(*d.sys, d.store, jc, d.registry.get());
+  actors::entity_env env;
+  env.store = d.store;
+  env.journal = d.journal;
+  env.keys = d.keys;
+  env.snapshot_every = d.cfg.snapshot_every;
+  actors::region_config rc;
+  rc.idle_timeout = d.cfg.idle_timeout;
+  d.region = actors::spawn_ticket_region(*d.sys, env, rc, d.registry.get());
+  edge_config ec2;
+  ec2.request_timeout = d.cfg.request_timeout;
+  d.http_edge = std::make_unique<edge>(*d.sys, d.region, d.journal, d.keys, d.registry, ec2);
+  http_server_config hc;
+  hc.host = d.cfg.http_host;
+  hc.port = d.cfg.http_port;
+  hc.io_threads = d.cfg.io_threads;
+  hc.body_limit = d.cfg.body_limit;
+  auto* e = d.http_edge.get();
+  d.server = std::make_unique<http_server>(
+    hc, [e](http_request& req, http_responder respond) { e->handle(req, std::move(respond)); });
+  d.server->on_signal([](int sig) { log::info("signal_received", {{"signal", sig}}); });
+  if (!d.server->start(error))
+    return false;
+  d.http_edge->set_ready(true);
+  log::info("node_ready", {{"http_host", d.cfg.http_host},
+                           {"http_port", static_cast<unsigned>(d.server->port())},
+                           {"data_dir", d.cfg.data_dir},
+                           {"next_offset", d.store->next_offset()}});
+  return true;
+}
+
+uint16_t node::http_port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void node::wait() {
+  if (impl_->server)
+    impl_->server->wait();
+}
+
+void node::request_stop() {
+  if (impl_->server)
+    impl_->server->request_stop();
+}
+
+void node::stop() {
+  auto& d = *impl_;
+  if (d.stopped)
+    return;
+  d.stopped = true;
+  if (d.http_edge)
+    d.http_edge->set_ready(false);
+  if (d.server)
+    d.server->stop();  // no new requests; replies in flight are dropped with their sockets
+  if (d.sys) {
+    if (d.http_edge)
+      d.http_edge->shutdown();
+    // The region stops its entities; the journal writes what it holds.
+    caf::anon_send_exit(d.region, caf::exit_reason::user_shutdown);
+    {
+      caf::scoped_actor self{*d.sys};
+      self->request(d.journal, std::chrono::seconds(10), atoms::stats_atom_v)
+        .receive([](journal_stats&) {}, [](caf::error&) {});
+    }
+    caf::anon_send_exit(d.journal, caf::exit_reason::user_shutdown);
+    d.sys->await_all_actors_done();
+  }
+  d.http_edge.reset();
+  d.server.reset();
+  // A detached actor's thread ends only when its last handle is gone.
+  d.journal = nullptr;
+  d.region = nullptr;
+  d.sys.reset();
+  d.sys_cfg.reset();
+  if (d.store)
+    d.store->close();
+  log::info("node_stopped", {{"data_dir", d.cfg.data_dir}});
+}
+
+} // namespace tt::nodes

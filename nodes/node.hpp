@@ -1,0 +1,52 @@
+#pragma once
+// One Ticket Trader node: the store, the journal, the ticket region, the edge
+// and its HTTP server, wired together. Used by tt-node's main and by tests that
+// want a whole node in one process.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tt::nodes {
+
+struct node_config {
+  std::string data_dir = "./data";
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 8080;
+  unsigned io_threads = 2;
+  unsigned scheduler_threads = 2;
+  size_t body_limit = 64 * 1024;
+  uint32_t snapshot_every = 64;
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
+  std::chrono::milliseconds request_timeout{5000};
+  size_t journal_max_batch = 4096;
+  std::chrono::microseconds journal_max_delay{0};
+  bool sync = true;  // fsync each batch; only benchmarks of the edge alone may turn this off
+};
+
+class node {
+public:
+  explicit node(node_config cfg);
+  ~node();
+
+  /// Opens storage, starts actors and the HTTP server. False + `error` on failure.
+  bool start(std::string* error);
+
+  /// The bound HTTP port.
+  uint16_t http_port() const;
+
+  /// Blocks until SIGINT/SIGTERM or request_stop().
+  void wait();
+  void request_stop();
+
+  /// Stops HTTP, actors, and closes the store (flushes). Idempotent.
+  void stop();
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tt::nodes

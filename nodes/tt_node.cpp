@@ -1,0 +1,61 @@
+// tt-node: one Ticket Trader node with the HTTP edge and embedded storage.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "messages/log.hpp"
+#include "nodes/node.hpp"
+
+int main(int argc, char** argv) {
+  tt::nodes::node_config cfg;
+  CLI::App app{"tt-node: a Ticket Trader node (event-sourced actors, RocksDB journal, HTTP edge)"};
+  app.set_config("--config", "", "read options from a TOML/INI file (keys as in config/tt-node.toml)");
+  app.add_option("--data-dir", cfg.data_dir, "directory for the journal, snapshots and node key")
+    ->capture_default_str();
+  app.add_option("--http-host", cfg.http_host, "address the HTTP edge listens on")->capture_default_str();
+  app.add_option("--http-port", cfg.http_port, "HTTP port (0: pick a free one)")->capture_default_str();
+  app.add_option("--io-threads", cfg.io_threads, "HTTP I/O threads")->capture_default_str();
+  app.add_option("--scheduler-threads", cfg.scheduler_threads, "CAF scheduler threads")
+    ->capture_default_str();
+  app.add_option("--body-limit", cfg.body_limit, "largest accepted request body in bytes")
+    ->capture_default_str();
+  app.add_option("--snapshot-every", cfg.snapshot_every, "snapshot an entity every N events")
+    ->capture_default_str();
+  int64_t idle_ms = cfg.idle_timeout.count();
+  app.add_option("--idle-timeout-ms", idle_ms, "passivate entities idle this long")->capture_default_str();
+  int64_t req_ms = cfg.request_timeout.count();
+  app.add_option("--request-timeout-ms", req_ms, "edge -> actor request timeout")->capture_default_str();
+  app.add_option("--journal-max-batch", cfg.journal_max_batch, "most events per group commit")
+    ->capture_default_str();
+  int64_t delay_us = cfg.journal_max_delay.count();
+  app.add_option("--journal-max-delay-us", delay_us,
+                 "let a batch wait this long for more appends (0: write when the mailbox is empty)")
+    ->capture_default_str();
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
+  cfg.request_timeout = std::chrono::milliseconds(req_ms);
+  cfg.journal_max_delay = std::chrono::microseconds(delay_us);
+  if (log_level == "debug")
+    tt::log::set_min_level(tt::log::level::debug);
+  else if (log_level == "warn")
+    tt::log::set_min_level(tt::log::level::warn);
+  else if (log_level == "error")
+    tt::log::set_min_level(tt::log::level::error);
+
+  tt::nodes::node n{cfg};
+  std::string error;
+  if (!n.start(&error)) {
+    tt::log::error("node_start_failed", {{"error", error}});
+    std::fprintf(stderr, "tt-node: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("tt-node ready: http://%s:%u (data dir %s)\n", cfg.http_host.c_str(),
+              static_cast<unsigned>(n.http_port()), cfg.data_dir.c_str());
+  std::fflush(stdout);
+  n.wait();
+  n.stop();
+  return 0;
+}

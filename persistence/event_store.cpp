@@ -1,0 +1,345 @@
+#include "persistence/event_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <chrono>
+#include <unordered_map>
+
+namespace tt::persistence {
+
+namespace {
+
+void put_be64(std::string& out, uint64_t x) {
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<char>((x >> (i * 8)) & 0xff));
+}
+
+uint64_t get_be64(std::string_view in) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 8 && i < in.size(); ++i)
+    x = (x << 8) | static_cast<unsigned char>(in[i]);
+  return x;
+}
+
+rocksdb::Slice slice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+std::string_view view(const rocksdb::Slice& s) {
+  return std::string_view(s.data(), s.size());
+}
+
+enum cf_index : size_t { cf_default = 0, cf_events, cf_log, cf_snapshots, cf_timers, cf_timer_idx, cf_count };
+
+const char* cf_names[cf_count] = {"default", "events", "log", "snapshots", "timers", "timer_idx"};
+
+// Bounded cache of last sequence numbers, touched only by the writer thread.
+constexpr size_t last_seq_cache_limit = 1u << 20;
+
+} // namespace
+
+std::string entity_prefix(entity_kind kind, std::string_view entity_id) {
+  std::string key;
+  key.reserve(entity_id.size() + 2);
+  key.push_back(static_cast<char>(kind));
+  key.append(entity_id);
+  key.push_back('\0');
+  return key;
+}
+
+std::string event_key(entity_kind kind, std::string_view entity_id, uint64_t seq) {
+  auto key = entity_prefix(kind, entity_id);
+  put_be64(key, seq);
+  return key;
+}
+
+struct event_store::impl {
+  store_options opts;
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::WriteOptions write_opts;
+  std::atomic<uint64_t> next_offset{1};
+  std::unordered_map<std::string, uint64_t> last_seq_cache;
+
+  rocksdb::ColumnFamilyHandle* cf(cf_index i) const { return cfs[i]; }
+
+  uint64_t stored_last_seq(const std::string& prefix) const {
+    std::string upper = prefix;
+    put_be64(upper, UINT64_MAX);
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, cf(cf_events))};
+    it->SeekForPrev(slice(upper));
+    if (!it->Valid())
+      return 0;
+    auto k = view(it->key());
+    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix)
+      return 0;
+    return get_be64(k.substr(prefix.size()));
+  }
+
+  void close() {
+    if (db == nullptr)
+      return;
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    db->Flush(fo, cfs);
+    db->SyncWAL();
+    for (auto* h : cfs)
+      db->DestroyColumnFamilyHandle(h);
+    cfs.clear();
+    db->Close();
+    delete db;
+    db = nullptr;
+  }
+};
+
+event_store::event_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+event_store::~event_store() { close(); }
+
+void event_store::close() {
+  if (impl_)
+    impl_->close();
+}
+
+std::unique_ptr<event_store> event_store::open(const store_options& opts, std::string* error) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.IncreaseParallelism(2);
+  db_opts.max_background_jobs = 2;
+  db_opts.keep_log_file_num = 4;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(opts.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (auto* name : cf_names)
+    descs.emplace_back(name, cf_opts);
+  auto st = rocksdb::DB::Open(db_opts, opts.dir, descs, &p->cfs, &p->db);
+  if (!st.ok()) {
+    if (error)
+      *error = st.ToString();
+    return nullptr;
+  }
+  p->write_opts.sync = opts.sync;
+  // Recover the next global offset from the last log entry.
+  std::unique_ptr<rocksdb::Iterator> it{p->db->NewIterator(rocksdb::ReadOptions{}, p->cf(cf_log))};
+  it->SeekToLast();
+  if (it->Valid())
+    p->next_offset = get_be64(view(it->key())) + 1;
+  return std::unique_ptr<event_store>(new event_store(std::move(p)));
+}
+
+void event_store::append_batch(std::span<const append_request> requests,
+                               std::vector<append_result>& results, batch_info* info) {
+  auto& d = *impl_;
+  results.assign(requests.size(), append_result{});
+  rocksdb::WriteBatch batch;
+  uint64_t offset = d.next_offset.load();
+  // Sequence numbers as they will be once this batch lands; applied to the
+  // cache only after the write succeeds.
+  std::unordered_map<std::string, uint64_t> batch_seqs;
+  size_t events = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& req = requests[i];
+    auto& res = results[i];
+    auto prefix = entity_prefix(req.kind, req.entity_id);
+    uint64_t current;
+    if (auto b = batch_seqs.find(prefix); b != batch_seqs.end()) {
+      current = b->second;
+    } else if (auto c = d.last_seq_cache.find(prefix); c != d.last_seq_cache.end()) {
+      current = c->second;
+    } else {
+      current = d.stored_last_seq(prefix);
+    }
+    if (current != req.expected_seq) {
+      res.code = errc::conflict;
+      res.last_seq = current;
+      res.message = "expected seq " + std::to_string(req.expected_seq) + " but stream is at "
+                    + std::to_string(current);
+      continue;
+    }
+    if (req.events.empty()) {
+      res.last_seq = current;
+      res.first_offset = offset;
+      continue;
+    }
+    res.first_offset = offset;
+    uint64_t seq = current;
+    for (const auto& ev : req.events) {
+      ++seq;
+      auto key = prefix;
+      put_be64(key, seq);
+      batch.Put(d.cf(cf_events), slice(key), slice(ev));
+      std::string off;
+      put_be64(off, offset++);
+      batch.Put(d.cf(cf_log), slice(off), slice(key));
+      ++events;
+    }
+    if (!req.snapshot.empty() && req.snapshot_seq > 0 && req.snapshot_seq <= seq) {
+      std::string value;
+      put_be64(value, req.snapshot_seq);
+      value.append(req.snapshot);
+      batch.Put(d.cf(cf_snapshots), slice(std::string_view(prefix).substr(0, prefix.size() - 1)),
+                slice(value));
+    }
+    res.last_seq = seq;
+    batch_seqs[prefix] = seq;
+  }
+  if (batch.Count() == 0) {
+    if (info)
+      *info = batch_info{};
+    return;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto st = d.db->Write(d.write_opts, &batch);
+  auto t1 = std::chrono::steady_clock::now();
+  if (info) {
+    info->events = events;
+    info->bytes = batch.GetDataSize();
+    info->write_seconds = std::chrono::duration<double>(t1 - t0).count();
+  }
+  if (!st.ok()) {
+    for (auto& res : results) {
+      if (res.code == errc::ok) {
+        res.code = errc::storage_failure;
+        res.message = st.ToString();
+      }
+    }
+    return;
+  }
+  d.next_offset.store(offset);
+  if (d.last_seq_cache.size() + batch_seqs.size() > last_seq_cache_limit)
+    d.last_seq_cache.clear();
+  for (auto& [k, v] : batch_seqs)
+    d.last_seq_cache[k] = v;
+}
+
+uint64_t event_store::last_seq(entity_kind kind, std::string_view entity_id) const {
+  return impl_->stored_last_seq(entity_prefix(kind, entity_id));
+}
+
+bool event_store::read_events(entity_kind kind, std::string_view entity_id, uint64_t from_seq,
+                              const std::function<bool(uint64_t, std::string_view)>& fn) const {
+  auto prefix = entity_prefix(kind, entity_id);
+  auto start = prefix;
+  put_be64(start, from_seq);
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_events))};
+  for (it->Seek(slice(start)); it->Valid(); it->Next()) {
+    auto k = view(it->key());
+    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix)
+      break;
+    if (!fn(get_be64(k.substr(prefix.size())), view(it->value())))
+      break;
+  }
+  return it->status().ok();
+}
+
+std::optional<stored_snapshot> event_store::load_snapshot(entity_kind kind,
+                                                          std::string_view entity_id) const {
+  auto prefix = entity_prefix(kind, entity_id);
+  prefix.pop_back();
+  std::string value;
+  auto st = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(cf_snapshots), slice(prefix), &value);
+  if (!st.ok() || value.size() < 8)
+    return std::nullopt;
+  stored_snapshot out;
+  out.seq = get_be64(value);
+  out.bytes = value.substr(8);
+  return out;
+}
+
+uint64_t event_store::next_offset() const { return impl_->next_offset.load(); }
+
+size_t event_store::read_log(uint64_t from, size_t max,
+                             const std::function<bool(uint64_t, std::string_view)>& fn) const {
+  std::string start;
+  put_be64(start, from);
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_log))};
+  size_t n = 0;
+  std::string value;
+  for (it->Seek(slice(start)); it->Valid() && n < max; it->Next()) {
+    auto st = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(cf_events), it->value(), &value);
+    if (!st.ok())
+      break;
+    ++n;
+    if (!fn(get_be64(view(it->key())), value))
+      break;
+  }
+  return n;
+}
+
+errc event_store::put_timer(const due_timer& t) {
+  auto& d = *impl_;
+  auto idx_key = entity_prefix(t.kind, t.entity_id);
+  idx_key.append(t.name);
+  rocksdb::WriteBatch batch;
+  // Replace an earlier schedule of the same timer.
+  std::string old_due;
+  if (d.db->Get(rocksdb::ReadOptions{}, d.cf(cf_timer_idx), slice(idx_key), &old_due).ok()) {
+    std::string old_key;
+    old_key.append(old_due);
+    old_key.append(idx_key);
+    batch.Delete(d.cf(cf_timers), slice(old_key));
+  }
+  std::string due;
+  put_be64(due, static_cast<uint64_t>(t.due_ms));
+  std::string key = due + idx_key;
+  batch.Put(d.cf(cf_timers), slice(key), slice(t.payload));
+  batch.Put(d.cf(cf_timer_idx), slice(idx_key), slice(due));
+  return d.db->Write(d.write_opts, &batch).ok() ? errc::ok : errc::storage_failure;
+}
+
+errc event_store::delete_timer(entity_kind kind, std::string_view entity_id, std::string_view name) {
+  auto& d = *impl_;
+  auto idx_key = entity_prefix(kind, entity_id);
+  idx_key.append(name);
+  std::string due;
+  auto st = d.db->Get(rocksdb::ReadOptions{}, d.cf(cf_timer_idx), slice(idx_key), &due);
+  if (st.IsNotFound())
+    return errc::ok;
+  if (!st.ok())
+    return errc::storage_failure;
+  rocksdb::WriteBatch batch;
+  batch.Delete(d.cf(cf_timers), slice(due + idx_key));
+  batch.Delete(d.cf(cf_timer_idx), slice(idx_key));
+  return d.db->Write(d.write_opts, &batch).ok() ? errc::ok : errc::storage_failure;
+}
+
+std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max) const {
+  std::vector<due_timer> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_timers))};
+  for (it->SeekToFirst(); it->Valid() && out.size() < max; it->Next()) {
+    auto k = view(it->key());
+    if (k.size() < 10)
+      continue;
+    auto due = static_cast<int64_t>(get_be64(k));
+    if (due > now_ms)
+      break;
+    due_timer t;
+    t.due_ms = due;
+    t.kind = static_cast<entity_kind>(k[8]);
+    auto rest = k.substr(9);
+    auto nul = rest.find('\0');
+    if (nul == std::string_view::npos)
+      continue;
+    t.entity_id = std::string(rest.substr(0, nul));
+    t.name = std::string(rest.substr(nul + 1));
+    t.payload = std::string(view(it->value()));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+} // namespace tt::persistence

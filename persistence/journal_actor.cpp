@@ -1,0 +1,163 @@
+#include "persistence/journal_actor.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+#include "messages/log.hpp"
+#include "persistence/event_store.hpp"
+
+namespace tt::persistence {
+
+namespace {
+
+struct journal_metrics {
+  prometheus::Histogram* batch_events = nullptr;
+  prometheus::Histogram* fsync_seconds = nullptr;
+  prometheus::Counter* events = nullptr;
+  prometheus::Counter* batches = nullptr;
+  prometheus::Counter* conflicts = nullptr;
+};
+
+journal_metrics make_metrics(prometheus::Registry* reg) {
+  journal_metrics m;
+  if (reg == nullptr)
+    return m;
+  m.batch_events = &prometheus::BuildHistogram()
+                      .Name("tt_journal_batch_events")
+                      .Help("Events per group-committed RocksDB WriteBatch")
+                      .Register(*reg)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100,
+                                                                       200, 500, 1000, 2000, 5000});
+  m.fsync_seconds = &prometheus::BuildHistogram()
+                       .Name("tt_journal_write_seconds")
+                       .Help("Time of one synced WriteBatch (write + fsync)")
+                       .Register(*reg)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                  0.1, 0.25, 1});
+  auto& counters = prometheus::BuildCounter()
+                     .Name("tt_journal_total")
+                     .Help("Journal counters by kind")
+                     .Register(*reg);
+  m.events = &counters.Add({{"kind", "events"}});
+  m.batches = &counters.Add({{"kind", "batches"}});
+  m.conflicts = &counters.Add({{"kind", "conflicts"}});
+  return m;
+}
+
+struct pending_append {
+  append_events cmd;
+  caf::typed_response_promise<append_ack> rp;
+};
+
+struct journal_state {
+  std::shared_ptr<event_store> store;
+  journal_config cfg;
+  journal_metrics metrics;
+  std::vector<pending_append> pending;
+  size_t pending_events = 0;
+  bool flush_scheduled = false;
+  journal_stats stats;
+  // Reused buffers.
+  std::vector<append_request> requests;
+  std::vector<append_result> results;
+  static inline const char* name = "journal";
+};
+
+using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+
+void flush(journal_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty())
+    return;
+  st.requests.clear();
+  st.requests.reserve(st.pending.size());
+  for (auto& p : st.pending) {
+    append_request r;
+    r.kind = static_cast<entity_kind>(p.cmd.kind);
+    r.entity_id = p.cmd.entity_id;
+    r.expected_seq = p.cmd.expected_seq;
+    r.events = std::span<const std::string>(p.cmd.events);
+    r.snapshot = p.cmd.snapshot;
+    r.snapshot_seq = p.cmd.snapshot_seq;
+    st.requests.push_back(r);
+  }
+  batch_info info;
+  st.store->append_batch(st.requests, st.results, &info);
+  ++st.stats.batches;
+  st.stats.events += info.events;
+  st.stats.next_offset = st.store->next_offset();
+  if (st.metrics.batch_events) {
+    st.metrics.batch_events->Observe(static_cast<double>(info.events));
+    st.metrics.fsync_seconds->Observe(info.write_seconds);
+    st.metrics.events->Increment(static_cast<double>(info.events));
+    st.metrics.batches->Increment();
+  }
+  for (size_t i = 0; i < st.pending.size(); ++i) {
+    auto& res = st.results[i];
+    auto& rp = st.pending[i].rp;
+    if (res.code == errc::ok) {
+      rp.deliver(append_ack{res.last_seq, res.first_offset});
+    } else {
+      if (res.code == errc::conflict) {
+        ++st.stats.conflicts;
+        if (st.metrics.conflicts)
+          st.metrics.conflicts->Increment();
+      } else {
+        log::error("journal_write_failed", {{"reason", res.message}});
+      }
+      rp.deliver(make_error(res.code, res.message));
+    }
+  }
+  st.pending.clear();
+  st.pending_events = 0;
+}
+
+journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<event_store> store,
+                                          journal_config cfg, prometheus::Registry* reg) {
+  self->state.store = std::move(store);
+  self->state.cfg = cfg;
+  self->state.metrics = make_metrics(reg);
+  self->state.stats.next_offset = self->state.store->next_offset();
+  return {
+    [self](append_events& cmd) -> caf::result<append_ack> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<append_ack>();
+      st.pending_events += cmd.events.size();
+      st.pending.push_back(pending_append{std::move(cmd), rp});
+      if (st.pending_events >= st.cfg.max_batch_events) {
+        flush(self);
+      } else if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        // The flush message queues behind every append already in the mailbox,
+        // so one batch takes all of them (group commit).
+        if (st.cfg.max_delay.count() > 0)
+          self->delayed_send(self, st.cfg.max_delay, atoms::flush_atom_v);
+        else
+          self->send(self, atoms::flush_atom_v);
+      }
+      return rp;
+    },
+    [self](atoms::flush_atom) {
+      if (self->state.flush_scheduled || !self->state.pending.empty())
+        flush(self);
+    },
+    [self](atoms::stats_atom) -> journal_stats { return self->state.stats; },
+  };
+}
+
+} // namespace
+
+journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<event_store> store,
+                            journal_config cfg, prometheus::Registry* metrics) {
+  return sys.spawn<caf::detached>(journal_impl, std::move(store), cfg, metrics);
+}
+
+} // namespace tt::persistence
