@@ -14,6 +14,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "messages/errc.hpp"
 #include "messages/log.hpp"
+#include "persistence/event_store.hpp"
 #include "persistence/node_keys.hpp"
 
 namespace tt::actors {
@@ -96,6 +97,13 @@ caf::result<ticket_view> route(region_pointer self, Cmd& cmd) {
     return make_error(errc::not_found, "no such ticket", "id");
   auto& shard = st.shards[shard_of(id)];
   auto it = shard.find(id);
+  if (it == shard.end() && !std::is_same_v<Cmd, list_ticket>
+      && st.env.store->last_seq(entity_kind::ticket, id) == 0) {
+    // Only a listing creates a ticket: answer the rest without starting an
+    // actor, so lookups of random ids cost one read and no memory. Safe: an
+    // entity not in the map has no appends in flight.
+    return make_error(errc::not_found, "no such ticket", "id");
+  }
   entry& e = it != shard.end() ? it->second : start_entity(self, id);
   e.last_used_ms = steady_ms();
   if (e.passivating) {
