@@ -4,7 +4,9 @@
 //
 // A `Model` provides: `static constexpr entity_kind kind`, a member `id`,
 // `apply(const event_envelope&)`, `restore(const snapshot_envelope&) -> bool`
-// and `snapshot(seq, now_ms) -> snapshot_envelope`.
+// and `snapshot(seq, now_ms) -> snapshot_envelope`; optionally
+// `index_writes(before, after) -> std::vector<std::string>` (flattened key,
+// value pairs written to the secondary index in the same batch as the events).
 //
 // Life of one command inside the entity actor (one at a time, enforced by
 // `await`): decide on the current state -> events -> apply them to a *copy* of
@@ -19,6 +21,7 @@
 
 #include "actors/entity_env.hpp"
 #include "caf/error.hpp"
+#include "caf/expected.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "messages/errc.hpp"
 #include "messages/events.hpp"
@@ -114,6 +117,8 @@ void persist(Self* self, std::vector<event_payload> payloads, const request_meta
     next.apply(ev);
     cmd.events.push_back(encode_event(ev));
   }
+  if constexpr (requires { core.model.index_writes(core.model, next); })
+    cmd.index_writes = core.model.index_writes(core.model, next);
   uint64_t new_seq = core.seq + evs.size();
   if (new_seq - core.snapshot_seq >= core.env.snapshot_every) {
     cmd.snapshot = encode_snapshot(next.snapshot(new_seq, now));
@@ -128,7 +133,17 @@ void persist(Self* self, std::vector<event_payload> payloads, const request_meta
         c.seq = new_seq;
         if (snap)
           c.snapshot_seq = new_seq;
-        rp.deliver(reply(c.model, c.seq));
+        // `reply` may return Reply or caf::expected<Reply> (an error that is
+        // decided by the persisted events, e.g. a revoked session).
+        auto r = reply(c.model, c.seq);
+        if constexpr (std::is_same_v<decltype(r), caf::expected<Reply>>) {
+          if (r)
+            rp.deliver(std::move(*r));
+          else
+            rp.deliver(r.error());
+        } else {
+          rp.deliver(std::move(r));
+        }
       },
       [self, rp](caf::error& err) mutable {
         // The outcome may be unknown (timeout) or our state stale (conflict):

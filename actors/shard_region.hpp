@@ -1,13 +1,6 @@
 #pragma once
-// The ticket region of one node: ticket id -> shard (stable hash, 256 shards)
-// -> entity actor, started on first message, passivated when idle, restarted
-// from the journal after a failure.
-//
-// Contract: the only way to reach a ticket entity. Commands are forwarded with
-// `delegate`, so the entity answers the original requester directly. While an
-// entity is passivating, commands for it wait in the region and go to its
-// successor once the old actor is down, so no two actors ever serve one
-// entity. Entities are grouped per shard so a shard can be handed off later.
+// Spawning the node's regions (one per entity kind); see region.hpp for the
+// routing, passivation and supervision contract.
 
 #include <chrono>
 
@@ -26,7 +19,14 @@ struct region_config {
   std::chrono::milliseconds sweep_interval{std::chrono::seconds{1}};
 };
 
-ticket_region_actor spawn_ticket_region(caf::actor_system& sys, entity_env env, region_config cfg,
-                                        prometheus::Registry* metrics);
+ticket_region_actor spawn_ticket_region(caf::actor_system& sys, entity_env env,
+                                        const region_config& cfg, prometheus::Registry* metrics);
+
+account_region_actor spawn_account_region(caf::actor_system& sys, entity_env env,
+                                          const region_config& cfg, prometheus::Registry* metrics);
+
+email_index_region_actor spawn_email_index_region(caf::actor_system& sys, entity_env env,
+                                                  const region_config& cfg,
+                                                  prometheus::Registry* metrics);
 
 } // namespace tt::actors

@@ -43,44 +43,61 @@ listing_ids derive_listing_ids(const persistence::node_keys& keys, const std::st
 }
 
 void ticket_model::apply(const event_envelope& ev) {
-  struct visitor {
-    ticket_model& m;
-    const event_envelope& ev;
-    void operator()(const unknown_payload&) {}
-    void operator()(const ticket_listed& x) {
-      m.exists = true;
-      auto& s = m.state;
-      s.fields = x.fields;
-      s.seller = x.seller;
-      s.status = ticket_status::listed;
-      s.barcode_hash = x.barcode_hash;
-      s.barcode_sealed = x.barcode_sealed;
-      s.dedup_hash = x.dedup_hash;
-      if (s.created_at_ms == 0)
-        s.created_at_ms = ev.timestamp_ms;
-      s.updated_at_ms = ev.timestamp_ms;
-    }
-    void operator()(const ticket_updated& x) {
-      auto& s = m.state;
-      const auto& p = x.patch;
-      if (p.has_price)
-        s.fields.price_minor = p.price_minor;
-      if (p.has_event_name)
-        s.fields.event_name = p.event_name;
-      if (p.has_venue)
-        s.fields.venue = p.venue;
-      if (p.has_category)
-        s.fields.category = p.category;
-      if (p.has_event_starts_at)
-        s.fields.event_starts_at_ms = p.event_starts_at_ms;
-      s.updated_at_ms = ev.timestamp_ms;
-    }
-    void operator()(const ticket_withdrawn&) {
-      m.state.status = ticket_status::withdrawn;
-      m.state.updated_at_ms = ev.timestamp_ms;
-    }
-  };
-  std::visit(visitor{*this, ev}, ev.payload);
+  auto& s = state;
+  if (auto* x = std::get_if<ticket_listed>(&ev.payload)) {
+    exists = true;
+    s.fields = x->fields;
+    s.seller = x->seller;
+    s.status = ticket_status::listed;
+    s.barcode_hash = x->barcode_hash;
+    s.barcode_sealed = x->barcode_sealed;
+    s.dedup_hash = x->dedup_hash;
+    if (s.created_at_ms == 0)
+      s.created_at_ms = ev.timestamp_ms;
+    s.updated_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<ticket_updated>(&ev.payload)) {
+    const auto& p = x->patch;
+    if (p.has_price)
+      s.fields.price_minor = p.price_minor;
+    if (p.has_event_name)
+      s.fields.event_name = p.event_name;
+    if (p.has_venue)
+      s.fields.venue = p.venue;
+    if (p.has_category)
+      s.fields.category = p.category;
+    if (p.has_event_starts_at)
+      s.fields.event_starts_at_ms = p.event_starts_at_ms;
+    s.updated_at_ms = ev.timestamp_ms;
+  } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
+    s.status = ticket_status::withdrawn;
+    s.updated_at_ms = ev.timestamp_ms;
+  }
+  // Unknown payloads (a newer build's) and other kinds' payloads are ignored.
+}
+
+std::string owner_index_prefix(std::string_view account_id) {
+  std::string key = "owner";
+  key.push_back('\0');
+  key.append(account_id);
+  key.push_back('\0');
+  return key;
+}
+
+std::vector<std::string> ticket_model::index_writes(const ticket_model& before,
+                                                    const ticket_model& after) const {
+  std::vector<std::string> out;
+  if (!after.exists || after.state.seller.empty())
+    return out;
+  if (before.exists && before.state.status == after.state.status
+      && before.state.seller == after.state.seller)
+    return out;
+  if (before.exists && !before.state.seller.empty() && before.state.seller != after.state.seller) {
+    out.push_back(owner_index_prefix(before.state.seller) + after.id);
+    out.emplace_back();  // delete
+  }
+  out.push_back(owner_index_prefix(after.state.seller) + after.id);
+  out.emplace_back(to_string(after.state.status));
+  return out;
 }
 
 bool ticket_model::restore(const snapshot_envelope& snap) {

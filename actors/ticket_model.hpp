@@ -35,6 +35,10 @@ struct ticket_model {
 
   ticket_view view(uint64_t version, bool created) const;
 
+  /// Owner index: `owner_index_key(seller, id)` -> status name, kept in step
+  /// with the events (the read model behind GET /api/v1/me/tickets).
+  std::vector<std::string> index_writes(const ticket_model& before, const ticket_model& after) const;
+
   // -- decisions: return the payloads to persist (possibly none) or an error --
 
   /// `nullopt` + no error: the ticket already exists as listed (dedup hit).
@@ -43,6 +47,9 @@ struct ticket_model {
   caf::expected<std::vector<event_payload>> decide(const update_ticket& cmd) const;
   caf::expected<std::vector<event_payload>> decide(const withdraw_ticket& cmd) const;
 };
+
+/// "owner\0<account>\0" — the prefix of an account's tickets in the index.
+std::string owner_index_prefix(std::string_view account_id);
 
 /// The dedup key of a listing (seed §3.1): seller, event, section, row,
 /// seats, face value and the barcode's hash, joined unambiguously.

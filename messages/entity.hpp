@@ -11,7 +11,14 @@
 
 namespace tt {
 
-enum class entity_kind : uint8_t { unknown = 0, ticket = 1, account = 2, trade = 3, escrow = 4 };
+enum class entity_kind : uint8_t {
+  unknown = 0,
+  ticket = 1,
+  account = 2,
+  trade = 3,
+  escrow = 4,
+  email_index = 5,
+};
 
 const char* to_string(entity_kind k);
 

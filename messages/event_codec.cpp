@@ -99,6 +99,7 @@ const char* to_string(entity_kind k) {
     case entity_kind::account: return "account";
     case entity_kind::trade: return "trade";
     case entity_kind::escrow: return "escrow";
+    case entity_kind::email_index: return "email_index";
     default: return "unknown";
   }
 }
@@ -109,6 +110,11 @@ const char* event_type_name(const event_payload& p) {
     const char* operator()(const ticket_listed&) const { return "ticket_listed"; }
     const char* operator()(const ticket_updated&) const { return "ticket_updated"; }
     const char* operator()(const ticket_withdrawn&) const { return "ticket_withdrawn"; }
+    const char* operator()(const account_registered&) const { return "account_registered"; }
+    const char* operator()(const session_started&) const { return "session_started"; }
+    const char* operator()(const session_rotated&) const { return "session_rotated"; }
+    const char* operator()(const session_revoked&) const { return "session_revoked"; }
+    const char* operator()(const email_claimed&) const { return "email_claimed"; }
   };
   return std::visit(visitor{}, p);
 }
@@ -156,6 +162,30 @@ std::string encode_event(const event_envelope& e) {
     }
     void operator()(const ticket_withdrawn& x) {
       b.initTicketWithdrawn().setReason(text(x.reason));
+    }
+    void operator()(const account_registered& x) {
+      auto t = b.initAccountRegistered();
+      t.setEmail(text(x.email));
+      t.setDisplayName(text(x.display_name));
+      t.setPasswordSealed(data(x.password_sealed));
+    }
+    void operator()(const session_started& x) {
+      auto t = b.initSessionStarted();
+      t.setFamilyId(text(x.family_id));
+      t.setTokenHash(text(x.token_hash));
+    }
+    void operator()(const session_rotated& x) {
+      auto t = b.initSessionRotated();
+      t.setFamilyId(text(x.family_id));
+      t.setTokenHash(text(x.token_hash));
+    }
+    void operator()(const session_revoked& x) {
+      auto t = b.initSessionRevoked();
+      t.setFamilyId(text(x.family_id));
+      t.setReason(text(x.reason));
+    }
+    void operator()(const email_claimed& x) {
+      b.initEmailClaimed().setAccountId(text(x.account_id));
     }
   };
   std::visit(visitor{payload}, e.payload);
@@ -218,6 +248,30 @@ std::optional<event_envelope> decode_event(std::string_view bytes, std::string* 
       case schema::Event::Payload::TICKET_WITHDRAWN:
         e.payload = ticket_withdrawn{str(p.getTicketWithdrawn().getReason())};
         break;
+      case schema::Event::Payload::ACCOUNT_REGISTERED: {
+        auto t = p.getAccountRegistered();
+        e.payload = account_registered{str(t.getEmail()), str(t.getDisplayName()),
+                                       str(t.getPasswordSealed())};
+        break;
+      }
+      case schema::Event::Payload::SESSION_STARTED: {
+        auto t = p.getSessionStarted();
+        e.payload = session_started{str(t.getFamilyId()), str(t.getTokenHash())};
+        break;
+      }
+      case schema::Event::Payload::SESSION_ROTATED: {
+        auto t = p.getSessionRotated();
+        e.payload = session_rotated{str(t.getFamilyId()), str(t.getTokenHash())};
+        break;
+      }
+      case schema::Event::Payload::SESSION_REVOKED: {
+        auto t = p.getSessionRevoked();
+        e.payload = session_revoked{str(t.getFamilyId()), str(t.getReason())};
+        break;
+      }
+      case schema::Event::Payload::EMAIL_CLAIMED:
+        e.payload = email_claimed{str(p.getEmailClaimed().getAccountId())};
+        break;
       default:
         e.payload = unknown_payload{static_cast<uint16_t>(p.which())};
     }
@@ -250,6 +304,26 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setDedupHash(text(t->dedup_hash));
     b.setCreatedAtMs(t->created_at_ms);
     b.setUpdatedAtMs(t->updated_at_ms);
+  } else if (auto* a = std::get_if<account_state>(&s.state)) {
+    auto b = st.initAccount();
+    b.setEmail(text(a->email));
+    b.setDisplayName(text(a->display_name));
+    b.setPasswordSealed(data(a->password_sealed));
+    b.setCreatedAtMs(a->created_at_ms);
+    auto list = b.initSessions(static_cast<unsigned>(a->sessions.size()));
+    for (unsigned i = 0; i < a->sessions.size(); ++i) {
+      const auto& x = a->sessions[i];
+      auto sb = list[i];
+      sb.setFamilyId(text(x.family_id));
+      sb.setTokenHash(text(x.token_hash));
+      sb.setGeneration(x.generation);
+      sb.setStartedAtMs(x.started_at_ms);
+      sb.setLastUsedMs(x.last_used_ms);
+    }
+  } else if (auto* c = std::get_if<email_claim_state>(&s.state)) {
+    auto b = st.initEmailClaim();
+    b.setAccountId(text(c->account_id));
+    b.setClaimedAtMs(c->claimed_at_ms);
   } else {
     st.setNone();
   }
@@ -283,6 +357,21 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.created_at_ms = r.getCreatedAtMs();
       t.updated_at_ms = r.getUpdatedAtMs();
       s.state = std::move(t);
+    } else if (st.which() == schema::Snapshot::State::ACCOUNT) {
+      auto r = st.getAccount();
+      account_state a;
+      a.email = str(r.getEmail());
+      a.display_name = str(r.getDisplayName());
+      a.password_sealed = str(r.getPasswordSealed());
+      a.created_at_ms = r.getCreatedAtMs();
+      for (auto x : r.getSessions())
+        a.sessions.push_back(session_info{str(x.getFamilyId()), str(x.getTokenHash()),
+                                          x.getGeneration(), x.getStartedAtMs(),
+                                          x.getLastUsedMs()});
+      s.state = std::move(a);
+    } else if (st.which() == schema::Snapshot::State::EMAIL_CLAIM) {
+      auto r = st.getEmailClaim();
+      s.state = email_claim_state{str(r.getAccountId()), r.getClaimedAtMs()};
     }
     result = std::move(s);
   });

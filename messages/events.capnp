@@ -15,6 +15,7 @@ enum EntityKind {
   account @2;
   trade @3;
   escrow @4;
+  emailIndex @5;
 }
 
 enum Platform {
@@ -86,6 +87,38 @@ struct TicketWithdrawn {
   reason @0 :Text;
 }
 
+# An account came into being. The password hash (argon2id, PHC string) is
+# sealed with the node key: tailers and projections never see it.
+struct AccountRegistered {
+  email @0 :Text;          # normalised (lower case)
+  displayName @1 :Text;
+  passwordSealed @2 :Data;
+}
+
+# A login opened a refresh-token family; `tokenHash` is the keyed hash of the
+# family's current refresh token.
+struct SessionStarted {
+  familyId @0 :Text;
+  tokenHash @1 :Text;
+}
+
+# A refresh token was used and replaced by the next one of its family.
+struct SessionRotated {
+  familyId @0 :Text;
+  tokenHash @1 :Text;
+}
+
+# A family ended: logout, reuse of an old token (theft), or eviction.
+struct SessionRevoked {
+  familyId @0 :Text;
+  reason @1 :Text;
+}
+
+# The email index: this normalised email belongs to this account.
+struct EmailClaimed {
+  accountId @0 :Text;
+}
+
 struct Event {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -101,6 +134,11 @@ struct Event {
     ticketListed @10 :TicketListed;
     ticketUpdated @11 :TicketUpdated;
     ticketWithdrawn @12 :TicketWithdrawn;
+    accountRegistered @13 :AccountRegistered;
+    sessionStarted @14 :SessionStarted;
+    sessionRotated @15 :SessionRotated;
+    sessionRevoked @16 :SessionRevoked;
+    emailClaimed @17 :EmailClaimed;
   }
 }
 
@@ -116,6 +154,27 @@ struct TicketState {
   updatedAtMs @7 :Int64;
 }
 
+struct Session {
+  familyId @0 :Text;
+  tokenHash @1 :Text;
+  generation @2 :UInt32;
+  startedAtMs @3 :Int64;
+  lastUsedMs @4 :Int64;
+}
+
+struct AccountState {
+  email @0 :Text;
+  displayName @1 :Text;
+  passwordSealed @2 :Data;
+  createdAtMs @3 :Int64;
+  sessions @4 :List(Session);
+}
+
+struct EmailClaimState {
+  accountId @0 :Text;
+  claimedAtMs @1 :Int64;
+}
+
 struct Snapshot {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -125,5 +184,7 @@ struct Snapshot {
   state :union {
     none @5 :Void;
     ticket @6 :TicketState;
+    account @7 :AccountState;
+    emailClaim @8 :EmailClaimState;
   }
 }

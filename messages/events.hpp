@@ -33,12 +33,40 @@ struct ticket_withdrawn {
   std::string reason;
 };
 
+struct account_registered {
+  std::string email;
+  std::string display_name;
+  std::string password_sealed;  // binary
+};
+
+struct session_started {
+  std::string family_id;
+  std::string token_hash;
+};
+
+struct session_rotated {
+  std::string family_id;
+  std::string token_hash;
+};
+
+struct session_revoked {
+  std::string family_id;
+  std::string reason;
+};
+
+struct email_claimed {
+  std::string account_id;
+};
+
 /// A payload this build does not know (written by a newer schema).
 struct unknown_payload {
   uint16_t which = 0;
 };
 
-using event_payload = std::variant<unknown_payload, ticket_listed, ticket_updated, ticket_withdrawn>;
+using event_payload
+  = std::variant<unknown_payload, ticket_listed, ticket_updated, ticket_withdrawn,
+                 account_registered, session_started, session_rotated, session_revoked,
+                 email_claimed>;
 
 struct event_envelope {
   uint16_t schema_version = event_schema_version;
@@ -69,13 +97,34 @@ struct ticket_state {
   int64_t updated_at_ms = 0;
 };
 
+struct session_info {
+  std::string family_id;
+  std::string token_hash;
+  uint32_t generation = 0;
+  int64_t started_at_ms = 0;
+  int64_t last_used_ms = 0;
+};
+
+struct account_state {
+  std::string email;
+  std::string display_name;
+  std::string password_sealed;
+  int64_t created_at_ms = 0;
+  std::vector<session_info> sessions;
+};
+
+struct email_claim_state {
+  std::string account_id;
+  int64_t claimed_at_ms = 0;
+};
+
 struct snapshot_envelope {
   uint16_t schema_version = event_schema_version;
   entity_kind kind = entity_kind::unknown;
   std::string entity_id;
   uint64_t seq = 0;
   int64_t taken_at_ms = 0;
-  std::variant<std::monostate, ticket_state> state;
+  std::variant<std::monostate, ticket_state, account_state, email_claim_state> state;
 };
 
 /// Encodes as an unpacked Cap'n Proto flat array (word aligned).

@@ -4,6 +4,7 @@
 
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
+#include "messages/account.hpp"
 #include "messages/journal.hpp"
 #include "messages/ticket.hpp"
 #include "messages/type_ids.hpp"
@@ -34,5 +35,31 @@ using ticket_actor
 using ticket_region_actor
   = ticket_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                             caf::reacts_to<atoms::sweep_atom>>;
+
+/// Commands of the account entity (actors/account_entity.hpp).
+using account_commands = caf::typed_actor<
+  caf::replies_to<register_account>::with<account_view>,
+  caf::replies_to<get_account>::with<account_view>,
+  caf::replies_to<get_credentials>::with<credentials>,
+  caf::replies_to<start_session>::with<session_view>,
+  caf::replies_to<rotate_session>::with<session_view>,
+  caf::replies_to<revoke_session>::with<session_view>>;
+
+using account_actor = account_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
+
+using account_region_actor
+  = account_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
+                             caf::reacts_to<atoms::sweep_atom>>;
+
+/// The email index entity: one per normalised email, makes emails unique.
+using email_index_commands = caf::typed_actor<
+  caf::replies_to<claim_email>::with<email_claim_view>,
+  caf::replies_to<lookup_email>::with<email_claim_view>>;
+
+using email_index_actor = email_index_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
+
+using email_index_region_actor
+  = email_index_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
+                                 caf::reacts_to<atoms::sweep_atom>>;
 
 } // namespace tt

@@ -23,12 +23,15 @@ struct append_events {
   /// the events; empty for none.
   std::string snapshot;
   uint64_t snapshot_seq = 0;
+  /// Secondary-index entries written atomically with the events, as flattened
+  /// (key, value) pairs; an empty value deletes the key.
+  std::vector<std::string> index_writes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_events& x) {
   return f(caf::meta::type_name("tt.append_events"), x.kind, x.entity_id, x.expected_seq,
-           x.events, x.snapshot, x.snapshot_seq);
+           x.events, x.snapshot, x.snapshot_seq, x.index_writes);
 }
 
 struct append_ack {

@@ -134,3 +134,12 @@ typename Inspector::result_type inspect(Inspector& f, ticket_view& x) {
 }
 
 } // namespace tt
+
+namespace tt {
+
+inline const std::string& target_id(const list_ticket& x) { return x.ticket_id; }
+inline const std::string& target_id(const update_ticket& x) { return x.ticket_id; }
+inline const std::string& target_id(const withdraw_ticket& x) { return x.ticket_id; }
+inline const std::string& target_id(const get_ticket& x) { return x.ticket_id; }
+
+} // namespace tt

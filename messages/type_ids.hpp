@@ -9,6 +9,7 @@
 
 #include "caf/atom.hpp"
 #include "caf/type_id.hpp"
+#include "messages/account.hpp"
 #include "messages/journal.hpp"
 #include "messages/ticket.hpp"
 
@@ -27,6 +28,18 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::journal_stats))
   CAF_ADD_TYPE_ID(tt, (tt::region_stats))
   CAF_ADD_TYPE_ID(tt, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(tt, (tt::account_view))
+  CAF_ADD_TYPE_ID(tt, (tt::register_account))
+  CAF_ADD_TYPE_ID(tt, (tt::get_account))
+  CAF_ADD_TYPE_ID(tt, (tt::get_credentials))
+  CAF_ADD_TYPE_ID(tt, (tt::credentials))
+  CAF_ADD_TYPE_ID(tt, (tt::start_session))
+  CAF_ADD_TYPE_ID(tt, (tt::rotate_session))
+  CAF_ADD_TYPE_ID(tt, (tt::revoke_session))
+  CAF_ADD_TYPE_ID(tt, (tt::session_view))
+  CAF_ADD_TYPE_ID(tt, (tt::claim_email))
+  CAF_ADD_TYPE_ID(tt, (tt::lookup_email))
+  CAF_ADD_TYPE_ID(tt, (tt::email_claim_view))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

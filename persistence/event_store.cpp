@@ -34,9 +34,19 @@ std::string_view view(const rocksdb::Slice& s) {
   return std::string_view(s.data(), s.size());
 }
 
-enum cf_index : size_t { cf_default = 0, cf_events, cf_log, cf_snapshots, cf_timers, cf_timer_idx, cf_count };
+enum cf_id : size_t {
+  cf_default = 0,
+  cf_events,
+  cf_log,
+  cf_snapshots,
+  cf_timers,
+  cf_timer_idx,
+  cf_index_cf,
+  cf_count
+};
 
-const char* cf_names[cf_count] = {"default", "events", "log", "snapshots", "timers", "timer_idx"};
+const char* cf_names[cf_count] = {"default", "events",    "log",  "snapshots",
+                                  "timers",  "timer_idx", "index"};
 
 // Bounded cache of last sequence numbers, touched only by the writer thread.
 constexpr size_t last_seq_cache_limit = 1u << 20;
@@ -66,7 +76,7 @@ struct event_store::impl {
   std::atomic<uint64_t> next_offset{1};
   std::unordered_map<std::string, uint64_t> last_seq_cache;
 
-  rocksdb::ColumnFamilyHandle* cf(cf_index i) const { return cfs[i]; }
+  rocksdb::ColumnFamilyHandle* cf(cf_id i) const { return cfs[i]; }
 
   uint64_t stored_last_seq(const std::string& prefix) const {
     std::string upper = prefix;
@@ -191,6 +201,14 @@ void event_store::append_batch(std::span<const append_request> requests,
       batch.Put(d.cf(cf_snapshots), slice(std::string_view(prefix).substr(0, prefix.size() - 1)),
                 slice(value));
     }
+    for (size_t k = 0; k + 1 < req.index_writes.size(); k += 2) {
+      const auto& key = req.index_writes[k];
+      const auto& value = req.index_writes[k + 1];
+      if (value.empty())
+        batch.Delete(d.cf(cf_index_cf), slice(key));
+      else
+        batch.Put(d.cf(cf_index_cf), slice(key), slice(value));
+    }
     res.last_seq = seq;
     batch_seqs[prefix] = seq;
   }
@@ -277,6 +295,24 @@ size_t event_store::read_log(uint64_t from, size_t max,
       break;
   }
   return n;
+}
+
+std::vector<std::pair<std::string, std::string>>
+event_store::scan_index(std::string_view prefix, std::string_view after, size_t max) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_index_cf))};
+  std::string start = after.empty() ? std::string(prefix) : std::string(after);
+  it->Seek(slice(start));
+  if (!after.empty() && it->Valid() && view(it->key()) == after)
+    it->Next();
+  for (; it->Valid() && out.size() < max; it->Next()) {
+    auto k = view(it->key());
+    if (k.substr(0, prefix.size()) != prefix)
+      break;
+    out.emplace_back(std::string(k), std::string(view(it->value())));
+  }
+  return out;
 }
 
 errc event_store::put_timer(const due_timer& t) {

@@ -8,6 +8,8 @@
 //   snapshots  kind(1) id                  -> seq(8) encoded Snapshot
 //   timers     due_ms(8) kind(1) id '\0' name -> payload
 //   timer_idx  kind(1) id '\0' name        -> due_ms(8)
+//   index      caller-defined key           -> caller-defined value (secondary
+//              indexes, e.g. owner -> tickets, written with the events)
 //
 // Threading: `append_batch` and the timer writers are called by one writer
 // thread at a time (the journal actor); every reader is thread-safe and sees
@@ -40,6 +42,7 @@ struct append_request {
   std::span<const std::string> events;
   std::string_view snapshot;  // empty: none
   uint64_t snapshot_seq = 0;
+  std::span<const std::string> index_writes;  // (key, value) pairs; empty value deletes
 };
 
 struct append_result {
@@ -110,6 +113,12 @@ public:
   /// Returns the number of events visited.
   size_t read_log(uint64_t from, size_t max,
                   const std::function<bool(uint64_t, std::string_view)>& fn) const;
+
+  /// Index entries whose key starts with `prefix` and is greater than
+  /// `after` (empty: from the start), in key order, at most `max`.
+  std::vector<std::pair<std::string, std::string>> scan_index(std::string_view prefix,
+                                                              std::string_view after,
+                                                              size_t max) const;
 
   /// Timers due at or before `now_ms`, earliest first, at most `max`.
   std::vector<due_timer> due_timers(int64_t now_ms, size_t max) const;

@@ -1,0 +1,204 @@
+#pragma once
+// The generic shard region: entity id -> shard (stable hash, 256 shards) ->
+// entity actor, started on first message, passivated when idle, restarted from
+// the journal after a failure. One region per entity kind per node.
+//
+// `Traits` provides:
+//   using entity_actor = ...;  using region_actor = ...;
+//   static constexpr entity_kind kind;  static constexpr const char* name;
+//   static entity_actor spawn(caf::actor_system&, const entity_env&, std::string id);
+//   template <class Cmd> static constexpr bool creates;  // may create the entity
+//   static bool valid_id(std::string_view);
+//
+// Contract: the only way to reach an entity. Commands are forwarded with
+// `delegate`, so the entity answers the original requester directly. While an
+// entity is passivating, commands for it wait in the region and go to its
+// successor once the old actor is down, so no two actors ever serve one
+// entity. Commands that cannot create an entity, for an id with no events, are
+// answered `not_found` without starting an actor (one RocksDB read).
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/entity_env.hpp"
+#include "actors/shard_region.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "messages/errc.hpp"
+#include "messages/log.hpp"
+#include "persistence/event_store.hpp"
+
+namespace tt::actors {
+
+template <class Traits>
+class region {
+public:
+  using entity_actor = typename Traits::entity_actor;
+  using region_actor = typename Traits::region_actor;
+
+  struct entry {
+    entity_actor handle;
+    int64_t last_used_ms = 0;
+    bool passivating = false;
+    std::vector<std::function<void(const entity_actor&)>> waiting;
+  };
+
+  struct metrics {
+    prometheus::Gauge* active = nullptr;
+    prometheus::Counter* started = nullptr;
+    prometheus::Counter* passivated = nullptr;
+    prometheus::Counter* failed = nullptr;
+  };
+
+  struct state {
+    entity_env env;
+    region_config cfg;
+    metrics m;
+    std::array<std::unordered_map<std::string, entry>, shard_count> shards;
+    std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
+    region_stats stats;
+    static inline const char* name = Traits::name;
+  };
+
+  using pointer = typename region_actor::template stateful_pointer<state>;
+
+  /// Sets up state, handlers for down/exit messages and the sweep timer.
+  static void init(pointer self, entity_env env, region_config cfg, prometheus::Registry* reg) {
+    auto& st = self->state;
+    st.env = std::move(env);
+    st.cfg = cfg;
+    if (reg != nullptr) {
+      st.m.active = &prometheus::BuildGauge()
+                       .Name("tt_entities_active")
+                       .Help("Entity actors currently in memory")
+                       .Register(*reg)
+                       .Add({{"kind", Traits::name}});
+      auto& life = prometheus::BuildCounter()
+                     .Name("tt_entity_lifecycle_total")
+                     .Help("Entity starts, passivations and failure restarts")
+                     .Register(*reg);
+      st.m.started = &life.Add({{"kind", Traits::name}, {"event", "started"}});
+      st.m.passivated = &life.Add({{"kind", Traits::name}, {"event", "passivated"}});
+      st.m.failed = &life.Add({{"kind", Traits::name}, {"event", "failed"}});
+    }
+    self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+    // Shutting the region down stops every entity it started (they are not
+    // linked, so an entity's failure never takes the region with it).
+    self->set_exit_handler([self](caf::exit_msg& msg) {
+      for (auto& shard : self->state.shards)
+        for (auto& [id, e] : shard)
+          self->send_exit(e.handle, msg.reason);
+      self->quit(msg.reason);
+    });
+    self->delayed_send(self, cfg.sweep_interval, atoms::sweep_atom_v);
+  }
+
+  template <class Reply, class Cmd>
+  static caf::result<Reply> route(pointer self, Cmd& cmd) {
+    auto& st = self->state;
+    const std::string& id = target_id(cmd);
+    if (!Traits::valid_id(id))
+      return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
+    auto& shard = st.shards[shard_of(id)];
+    auto it = shard.find(id);
+    if (it == shard.end() && !Traits::template creates<Cmd>
+        && st.env.store->last_seq(Traits::kind, id) == 0)
+      return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
+    entry& e = it != shard.end() ? it->second : start(self, id);
+    e.last_used_ms = steady_ms();
+    if (e.passivating) {
+      auto rp = self->template make_response_promise<Reply>();
+      e.waiting.emplace_back([rp, cmd = std::move(cmd)](const entity_actor& h) mutable {
+        rp.delegate(h, std::move(cmd));
+      });
+      return rp;
+    }
+    return self->delegate(e.handle, std::move(cmd));
+  }
+
+  static region_stats stats(pointer self) { return self->state.stats; }
+
+  static void sweep(pointer self) {
+    auto& st = self->state;
+    auto cutoff = steady_ms() - st.cfg.idle_timeout.count();
+    for (auto& shard : st.shards) {
+      for (auto& [id, e] : shard) {
+        if (!e.passivating && e.last_used_ms < cutoff) {
+          e.passivating = true;
+          self->send(e.handle, atoms::passivate_atom_v);
+        }
+      }
+    }
+    self->delayed_send(self, st.cfg.sweep_interval, atoms::sweep_atom_v);
+  }
+
+private:
+  static int64_t steady_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+
+  static entry& start(pointer self, const std::string& id) {
+    auto& st = self->state;
+    auto handle = Traits::spawn(self->system(), st.env, id);
+    self->monitor(handle);
+    st.ids_by_addr.emplace(handle.address(), id);
+    auto& e = st.shards[shard_of(id)][id];
+    e.handle = std::move(handle);
+    e.passivating = false;
+    e.last_used_ms = steady_ms();
+    ++st.stats.started;
+    ++st.stats.active_entities;
+    if (st.m.started) {
+      st.m.started->Increment();
+      st.m.active->Increment();
+    }
+    return e;
+  }
+
+  static void on_down(pointer self, caf::down_msg& dm) {
+    auto& st = self->state;
+    auto a = st.ids_by_addr.find(dm.source);
+    if (a == st.ids_by_addr.end())
+      return;
+    auto id = std::move(a->second);
+    st.ids_by_addr.erase(a);
+    auto& shard = st.shards[shard_of(id)];
+    auto it = shard.find(id);
+    if (it == shard.end() || it->second.handle.address() != dm.source)
+      return;
+    auto waiting = std::move(it->second.waiting);
+    bool passivated = it->second.passivating;
+    shard.erase(it);
+    --st.stats.active_entities;
+    if (st.m.active)
+      st.m.active->Decrement();
+    if (passivated) {
+      ++st.stats.passivated;
+      if (st.m.passivated)
+        st.m.passivated->Increment();
+    } else {
+      ++st.stats.restarted_after_failure;
+      if (st.m.failed)
+        st.m.failed->Increment();
+      log::warn("entity_failed",
+                {{"kind", Traits::name}, {"id", id}, {"reason", to_string(dm.reason)}});
+    }
+    if (!waiting.empty()) {
+      auto& e = start(self, id);
+      for (auto& w : waiting)
+        w(e.handle);
+    }
+  }
+};
+
+} // namespace tt::actors
