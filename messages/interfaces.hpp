@@ -6,6 +6,7 @@
 #include "caf/typed_actor.hpp"
 #include "messages/account.hpp"
 #include "messages/journal.hpp"
+#include "messages/notify.hpp"
 #include "messages/ticket.hpp"
 #include "messages/type_ids.hpp"
 
@@ -61,5 +62,11 @@ using email_index_actor = email_index_commands::extend<caf::reacts_to<atoms::pas
 using email_index_region_actor
   = email_index_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                                  caf::reacts_to<atoms::sweep_atom>>;
+
+/// The node's notifier (nodes/notifier.hpp): fans committed events out to
+/// live subscribers.
+using notifier_actor = caf::typed_actor<caf::reacts_to<log_advanced>,
+                                        caf::reacts_to<subscribe_events>,
+                                        caf::reacts_to<unsubscribe_events>>;
 
 } // namespace tt

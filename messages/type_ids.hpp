@@ -11,6 +11,7 @@
 #include "caf/type_id.hpp"
 #include "messages/account.hpp"
 #include "messages/journal.hpp"
+#include "messages/notify.hpp"
 #include "messages/ticket.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
@@ -40,6 +41,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::claim_email))
   CAF_ADD_TYPE_ID(tt, (tt::lookup_email))
   CAF_ADD_TYPE_ID(tt, (tt::email_claim_view))
+  CAF_ADD_TYPE_ID(tt, (tt::log_advanced))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

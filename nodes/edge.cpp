@@ -5,20 +5,29 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <cmath>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
 
+#include "actors/ticket_model.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 #include "messages/errc.hpp"
 #include "messages/log.hpp"
+#include "nodes/auth_json.hpp"
+#include "nodes/jwt.hpp"
+#include "nodes/notifier.hpp"
+#include "nodes/passwords.hpp"
+#include "nodes/rate_limiter.hpp"
 #include "nodes/ticket_json.hpp"
+#include "persistence/event_store.hpp"
 #include "persistence/node_keys.hpp"
-#include "actors/ticket_model.hpp"
 
 namespace tt::nodes {
 struct edge_job;
@@ -53,6 +62,12 @@ http_response error_response(unsigned status, std::string_view code, std::string
   return json_response(status, render_error(code, message, field));
 }
 
+http_response unauthorized(std::string_view code, std::string_view message) {
+  auto r = error_response(401, code, message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 http_response from_error(const caf::error& err) {
   auto info = describe(err);
   switch (info.code) {
@@ -61,13 +76,14 @@ http_response from_error(const caf::error& err) {
     case errc::not_found:
       return error_response(404, "not_found", info.message, info.field);
     case errc::conflict:
-      return error_response(409, "conflict", info.message);
+      return error_response(409, "conflict", info.message, info.field);
     case errc::invalid_state:
       return error_response(409, "invalid_state", info.message);
     case errc::forbidden:
       return error_response(403, "forbidden", info.message);
     case errc::timeout:
-      return error_response(504, "timeout", "the request timed out; it may or may not have taken effect");
+      return error_response(504, "timeout",
+                            "the request timed out; it may or may not have taken effect");
     case errc::decode_failure:
       return error_response(500, "internal", "stored data could not be read");
     case errc::storage_failure:
@@ -90,14 +106,61 @@ bool valid_request_id(std::string_view s) {
   return true;
 }
 
+int64_t now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Splits "/a/b/c" into segments; false if a pattern does not match.
+bool match(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
+  params.clear();
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/')
+      return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto pe = pattern.find('/');
+    auto se = path.find('/');
+    auto pseg = pattern.substr(0, pe);
+    auto sseg = path.substr(0, se);
+    if (pseg.size() > 2 && pseg.front() == '{' && pseg.back() == '}') {
+      if (sseg.empty())
+        return false;
+      params.emplace_back(sseg);
+    } else if (pseg != sseg) {
+      return false;
+    }
+    pattern = pe == std::string_view::npos ? std::string_view{} : pattern.substr(pe);
+    path = se == std::string_view::npos ? std::string_view{} : path.substr(se);
+  }
+  return true;
+}
+
+std::string query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string{} : std::string(part.substr(eq + 1));
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+  }
+  return {};
+}
+
 } // namespace
+
+struct request_ctx;
+using route_handler = void (*)(request_ctx&);
+
+struct route_entry {
+  route_info info;
+  route_handler handler;
+};
 
 struct edge::impl {
   caf::actor_system& sys;
-  ticket_region_actor region;
-  journal_actor journal;
-  std::shared_ptr<const persistence::node_keys> keys;
-  std::shared_ptr<prometheus::Registry> registry;
+  edge_deps deps;
   edge_config cfg;
   std::vector<bridge_actor> bridges;
   std::atomic<size_t> next_bridge{0};
@@ -105,14 +168,20 @@ struct edge::impl {
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
+  prometheus::Counter* rate_limited = nullptr;
   std::mutex metrics_mtx;
   std::unordered_map<std::string, prometheus::Counter*> counters;
   std::unordered_map<std::string, prometheus::Histogram*> histograms;
 
-  impl(caf::actor_system& s) : sys(s) {}
+  explicit impl(caf::actor_system& s) : sys(s) {}
 
   const bridge_actor& pick_bridge() {
     return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+  }
+
+  /// Runs `fn(self)` inside a bridge actor.
+  void in_bridge(std::function<void(bridge_actor::pointer)> fn) {
+    caf::anon_send(pick_bridge(), edge_job{std::move(fn)});
   }
 
   void observe(const std::string& route, const std::string& method, unsigned status,
@@ -126,7 +195,8 @@ struct edge::impl {
       std::lock_guard<std::mutex> guard{metrics_mtx};
       auto& cref = counters[key];
       if (!cref)
-        cref = &requests->Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}});
+        cref = &requests->Add(
+          {{"route", route}, {"method", method}, {"status", std::to_string(status)}});
       c = cref;
       auto& href = histograms[route];
       if (!href)
@@ -138,43 +208,428 @@ struct edge::impl {
     c->Increment();
     h->Observe(seconds);
   }
+};
 
-  /// Runs `cmd` against the region and answers with `on_ok(view)`.
-  template <class Cmd, class OnOk>
-  void ask_region(Cmd cmd, http_responder respond, OnOk on_ok) {
-    auto region_handle = region;
-    auto timeout = cfg.request_timeout;
-    caf::anon_send(pick_bridge(),
-                   edge_job{[region_handle, timeout, cmd = std::move(cmd), respond,
-                             on_ok](bridge_actor::pointer self) mutable {
-                     self->request(region_handle, timeout, std::move(cmd))
-                       .then([respond, on_ok](ticket_view& v) { respond(on_ok(v)); },
-                             [respond](caf::error& err) { respond(from_error(err)); });
-                   }});
+/// One request on its way through the edge.
+struct request_ctx {
+  edge::impl& d;
+  http_request& req;
+  std::vector<std::string> params;
+  std::string_view query;
+  request_meta meta;
+  jwt_claims claims;
+  bool authenticated = false;
+  http_responder finish;
+
+  /// Asks `dest` for `cmd` from a bridge and answers with `on_ok(reply)`, or
+  /// the mapped error.
+  template <class Reply, class Dest, class Cmd, class OnOk>
+  void ask(Dest dest, Cmd cmd, OnOk on_ok) {
+    auto timeout = d.cfg.request_timeout;
+    d.in_bridge([dest, timeout, cmd = std::move(cmd), respond = finish,
+                 on_ok](bridge_actor::pointer self) mutable {
+      self->request(dest, timeout, std::move(cmd))
+        .then([respond, on_ok](Reply& r) { respond(on_ok(r)); },
+              [respond](caf::error& err) { respond(from_error(err)); });
+    });
   }
 };
 
-edge::edge(caf::actor_system& sys, ticket_region_actor region, journal_actor journal,
-           std::shared_ptr<const persistence::node_keys> keys,
-           std::shared_ptr<prometheus::Registry> registry, edge_config cfg)
+namespace {
+
+// -- tickets -------------------------------------------------------------------
+
+http_response ticket_ok(const ticket_view& v) { return json_response(200, render_ticket(v)); }
+
+void post_ticket(request_ctx& c) {
+  input_error err;
+  auto in = parse_listing(c.req.body, err);
+  if (!in)
+    return c.finish(error_response(err.status, err.code, err.message, err.field));
+  list_ticket cmd;
+  auto ids = actors::derive_listing_ids(*c.d.deps.keys, c.meta.user_id, in->fields, in->barcode);
+  cmd.ticket_id = ids.ticket_id;
+  cmd.dedup_hash = ids.dedup_hash;
+  cmd.fields = std::move(in->fields);
+  cmd.barcode = std::move(in->barcode);
+  cmd.meta = c.meta;
+  c.ask<ticket_view>(c.d.deps.tickets, std::move(cmd), [](const ticket_view& v) {
+    auto r = json_response(v.created ? 201 : 200, render_ticket(v));
+    r.headers.emplace_back("Location", "/api/v1/tickets/" + v.id);
+    return r;
+  });
+}
+
+bool ticket_id_ok(request_ctx& c) {
+  if (persistence::is_valid_id(c.params[0]))
+    return true;
+  c.finish(error_response(404, "not_found", "no such ticket", "id"));
+  return false;
+}
+
+void get_ticket_route(request_ctx& c) {
+  if (ticket_id_ok(c))
+    c.ask<ticket_view>(c.d.deps.tickets, get_ticket{c.params[0]}, ticket_ok);
+}
+
+void patch_ticket(request_ctx& c) {
+  if (!ticket_id_ok(c))
+    return;
+  input_error err;
+  auto patch = parse_patch(c.req.body, err);
+  if (!patch)
+    return c.finish(error_response(err.status, err.code, err.message, err.field));
+  c.ask<ticket_view>(c.d.deps.tickets, update_ticket{c.params[0], std::move(*patch), c.meta},
+                     ticket_ok);
+}
+
+void delete_ticket(request_ctx& c) {
+  if (ticket_id_ok(c))
+    c.ask<ticket_view>(c.d.deps.tickets,
+                       withdraw_ticket{c.params[0], "withdrawn by seller", c.meta}, ticket_ok);
+}
+
+// -- identity ------------------------------------------------------------------
+
+/// Issues an access token and a refresh token for a new session family.
+void issue_tokens(edge::impl& d, bridge_actor::pointer self, const std::string& account_id,
+                  const request_meta& meta, http_responder respond) {
+  auto family = persistence::random_id();
+  // 32 random bytes (43 URL-safe characters); only its keyed hash is stored.
+  auto secret = persistence::random_token(32);
+  auto hash = d.deps.keys->keyed_hash("refresh", secret);
+  start_session cmd{account_id, family, hash, meta};
+  auto ttl = d.cfg.access_token_ttl;
+  auto jwt = d.deps.jwt;
+  self->request(d.deps.accounts, d.cfg.request_timeout, std::move(cmd))
+    .then(
+      [=](session_view& s) {
+        jwt_claims claims;
+        claims.sub = s.account_id;
+        claims.sid = s.family_id;
+        claims.iat = now_seconds();
+        claims.exp = claims.iat + ttl.count();
+        claims.jti = persistence::random_id();
+        auto refresh = s.account_id + "." + s.family_id + "." + secret;
+        respond(json_response(200, render_tokens(jwt->sign(claims), refresh, ttl.count())));
+      },
+      [respond](caf::error& err) { respond(from_error(err)); });
+}
+
+void post_register(request_ctx& c) {
+  input_error err;
+  auto in = parse_register(c.req.body, err);
+  if (!in)
+    return c.finish(error_response(err.status, err.code, err.message, err.field));
+  auto& d = c.d;
+  auto index_id = d.deps.keys->derived_id("email", in->email);
+  auto meta = c.meta;
+  auto respond = c.finish;
+  auto email = in->email;
+  auto display = in->display_name;
+  d.deps.hasher->hash(std::move(in->password), [&d, index_id, meta, respond, email,
+                                                display](std::string hash) {
+    if (hash.empty())
+      return respond(error_response(503, "unavailable", "password hashing failed; retry"));
+    d.in_bridge([&d, index_id, meta, respond, email, display,
+                 hash = std::move(hash)](bridge_actor::pointer self) {
+      auto timeout = d.cfg.request_timeout;
+      auto fresh_id = persistence::random_id();
+      // 1. claim the email (first claim wins); 2. create the account under the
+      // claiming id. A crash between the steps leaves a claim without account,
+      // which the next registration of that email completes.
+      self->request(d.deps.emails, timeout, claim_email{index_id, fresh_id, meta})
+        .then(
+          [&d, self, timeout, meta, respond, email, display, hash](email_claim_view& claim) {
+            register_account cmd{claim.account_id, email, display, hash, meta};
+            self->request(d.deps.accounts, timeout, std::move(cmd))
+              .then(
+                [respond](account_view& v) {
+                  auto r = json_response(201, render_account(v));
+                  r.headers.emplace_back("Location", "/api/v1/me");
+                  respond(std::move(r));
+                },
+                [respond](caf::error& err) {
+                  auto info = describe(err);
+                  if (info.code == errc::conflict)
+                    return respond(error_response(409, "email_taken",
+                                                  "an account with this email exists", "email"));
+                  respond(from_error(err));
+                });
+          },
+          [respond](caf::error& err) { respond(from_error(err)); });
+    });
+  });
+}
+
+void post_login(request_ctx& c) {
+  input_error err;
+  auto in = parse_login(c.req.body, err);
+  if (!in)
+    return c.finish(error_response(err.status, err.code, err.message, err.field));
+  auto& d = c.d;
+  auto meta = c.meta;
+  auto respond = c.finish;
+  auto password = std::move(in->password);
+  auto bad = [respond] { respond(unauthorized("invalid_credentials", "wrong email or password")); };
+  // Unknown email and wrong password take the same path through the hasher,
+  // with the same message, so neither status nor timing tells them apart.
+  auto verify_and_login = [&d, meta, respond, password, bad](std::string account_id,
+                                                             std::string phc) {
+    d.deps.hasher->verify(phc, password, [&d, meta, respond, bad, account_id](bool ok) {
+      if (!ok || account_id.empty())
+        return bad();
+      d.in_bridge([&d, meta, respond, account_id](bridge_actor::pointer self) {
+        issue_tokens(d, self, account_id, meta, respond);
+      });
+    });
+  };
+  if (in->email.empty())
+    return verify_and_login({}, {});
+  auto index_id = d.deps.keys->derived_id("email", in->email);
+  d.in_bridge([&d, index_id, respond, verify_and_login](bridge_actor::pointer self) {
+    auto timeout = d.cfg.request_timeout;
+    self->request(d.deps.emails, timeout, lookup_email{index_id})
+      .then(
+        [&d, self, timeout, respond, verify_and_login](email_claim_view& claim) {
+          self->request(d.deps.accounts, timeout, get_credentials{claim.account_id})
+            .then([verify_and_login](credentials& cr) { verify_and_login(cr.account_id, cr.password_hash); },
+                  [respond, verify_and_login](caf::error& err) {
+                    if (describe(err).code == errc::not_found)
+                      return verify_and_login({}, {});
+                    respond(from_error(err));
+                  });
+        },
+        [respond, verify_and_login](caf::error& err) {
+          if (describe(err).code == errc::not_found)
+            return verify_and_login({}, {});
+          respond(from_error(err));
+        });
+  });
+}
+
+void post_refresh(request_ctx& c) {
+  input_error err;
+  auto token = parse_refresh(c.req.body, err);
+  if (!token)
+    return c.finish(error_response(err.status, err.code, err.message, err.field));
+  auto parts = parse_refresh_token(*token);
+  if (!parts)
+    return c.finish(unauthorized("invalid_refresh_token", "refresh token is not valid"));
+  auto& d = c.d;
+  auto new_secret = persistence::random_token(32);
+  rotate_session cmd{parts->account_id, parts->family_id,
+                     d.deps.keys->keyed_hash("refresh", parts->secret),
+                     d.deps.keys->keyed_hash("refresh", new_secret), c.meta};
+  auto respond = c.finish;
+  auto ttl = d.cfg.access_token_ttl;
+  auto jwt = d.deps.jwt;
+  d.in_bridge([&d, cmd = std::move(cmd), respond, new_secret, ttl, jwt](bridge_actor::pointer self) mutable {
+    self->request(d.deps.accounts, d.cfg.request_timeout, std::move(cmd))
+      .then(
+        [respond, new_secret, ttl, jwt](session_view& s) {
+          jwt_claims claims;
+          claims.sub = s.account_id;
+          claims.sid = s.family_id;
+          claims.iat = now_seconds();
+          claims.exp = claims.iat + ttl.count();
+          claims.jti = persistence::random_id();
+          auto refresh = s.account_id + "." + s.family_id + "." + new_secret;
+          respond(json_response(200, render_tokens(jwt->sign(claims), refresh, ttl.count())));
+        },
+        [respond](caf::error& err) {
+          auto code = describe(err).code;
+          if (code == errc::forbidden || code == errc::not_found)
+            return respond(unauthorized("invalid_refresh_token", "refresh token is not valid"));
+          respond(from_error(err));
+        });
+  });
+}
+
+void post_logout(request_ctx& c) {
+  revoke_session cmd{c.claims.sub, c.claims.sid, "logout", c.meta};
+  c.ask<session_view>(c.d.deps.accounts, std::move(cmd), [](const session_view&) {
+    http_response r;
+    r.status = 204;
+    return r;
+  });
+}
+
+void get_me(request_ctx& c) {
+  c.ask<account_view>(c.d.deps.accounts, get_account{c.claims.sub},
+                      [](const account_view& v) { return json_response(200, render_account(v)); });
+}
+
+void get_my_tickets(request_ctx& c) {
+  size_t limit = 50;
+  auto lim = query_param(c.query, "limit");
+  if (!lim.empty()) {
+    char* end = nullptr;
+    auto v = std::strtol(lim.c_str(), &end, 10);
+    if (end == nullptr || *end != '\0' || v < 1 || v > 100)
+      return c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
+    limit = static_cast<size_t>(v);
+  }
+  auto cursor = query_param(c.query, "cursor");
+  if (!cursor.empty() && !persistence::is_valid_id(cursor))
+    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
+  auto prefix = actors::owner_index_prefix(c.claims.sub);
+  auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
+                                         limit + 1);
+  std::string next_cursor;
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    next_cursor = rows.back().first.substr(prefix.size());
+  }
+  std::vector<std::string> ids;
+  for (auto& [k, v] : rows)
+    ids.push_back(k.substr(prefix.size()));
+  auto respond = c.finish;
+  auto& d = c.d;
+  d.in_bridge([&d, ids = std::move(ids), next_cursor, respond](bridge_actor::pointer self) {
+    struct gather {
+      std::vector<std::optional<ticket_view>> items;
+      size_t pending = 0;
+    };
+    auto g = std::make_shared<gather>();
+    g->items.resize(ids.size());
+    g->pending = ids.size();
+    auto done = [g, next_cursor, respond] {
+      std::string body = "{\"items\":[";
+      bool first = true;
+      for (auto& it : g->items) {
+        if (!it)
+          continue;
+        if (!first)
+          body += ',';
+        first = false;
+        body += render_ticket(*it);
+      }
+      body += "],\"next_cursor\":";
+      if (next_cursor.empty())
+        body += "null";
+      else
+        log::append_json_string(body, next_cursor);
+      body += '}';
+      respond(json_response(200, std::move(body)));
+    };
+    if (ids.empty())
+      return done();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      self->request(d.deps.tickets, d.cfg.request_timeout, get_ticket{ids[i]})
+        .then(
+          [g, i, done](ticket_view& v) {
+            g->items[i] = std::move(v);
+            if (--g->pending == 0)
+              done();
+          },
+          [g, done](caf::error&) {
+            if (--g->pending == 0)
+              done();
+          });
+    }
+  });
+}
+
+// -- notifications -------------------------------------------------------------
+
+void get_ws(request_ctx& c) {
+  if (!c.req.websocket_upgrade) {
+    auto r = error_response(426, "upgrade_required", "connect with a WebSocket upgrade");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return c.finish(std::move(r));
+  }
+  uint64_t since = 0;
+  if (auto s = query_param(c.query, "since"); !s.empty()) {
+    char* end = nullptr;
+    auto v = std::strtoull(s.c_str(), &end, 10);
+    if (end == nullptr || *end != '\0' || s[0] == '-')
+      return c.finish(error_response(400, "invalid_value", "since must be an offset", "since"));
+    since = v;
+  }
+  http_response r;
+  r.status = 101;
+  auto notifier = c.d.deps.notifier;
+  r.on_upgrade = [notifier, user = c.claims.sub, since](std::shared_ptr<ws_connection> conn) {
+    caf::anon_send(notifier, subscribe_events{user, since, conn});
+  };
+  r.on_closed = [notifier](ws_connection* conn) {
+    caf::anon_send(notifier, unsubscribe_events{conn});
+  };
+  c.finish(std::move(r));
+}
+
+// -- operations ----------------------------------------------------------------
+
+void get_healthz(request_ctx& c) {
+  if (!c.d.ready)
+    return c.finish(error_response(503, "starting", "the node is still starting"));
+  c.finish(json_response(200, "{\"status\":\"ok\"}"));
+}
+
+void get_metrics(request_ctx& c) {
+  http_response r;
+  r.content_type = "text/plain; version=0.0.4";
+  if (c.d.deps.registry)
+    r.body = prometheus::TextSerializer().Serialize(c.d.deps.registry->Collect());
+  c.finish(std::move(r));
+}
+
+void get_openapi(request_ctx& c) { c.finish(json_response(200, std::string(openapi_document()))); }
+
+const std::vector<route_entry>& route_table() {
+  static const std::vector<route_entry> table = {
+    {{"GET", "/healthz", false, "Liveness and readiness"}, get_healthz},
+    {{"GET", "/metrics", false, "Prometheus metrics"}, get_metrics},
+    {{"GET", "/api/v1/openapi.json", false, "This API as OpenAPI 3"}, get_openapi},
+    {{"POST", "/api/v1/auth/register", false, "Create an account"}, post_register},
+    {{"POST", "/api/v1/auth/login", false, "Log in: access and refresh token"}, post_login},
+    {{"POST", "/api/v1/auth/refresh", false, "Rotate a refresh token"}, post_refresh},
+    {{"POST", "/api/v1/auth/logout", true, "Revoke the session's token family"}, post_logout},
+    {{"GET", "/api/v1/me", true, "The caller's account"}, get_me},
+    {{"GET", "/api/v1/me/tickets", true, "Tickets the caller owns"}, get_my_tickets},
+    {{"POST", "/api/v1/tickets", true, "List a ticket"}, post_ticket},
+    {{"GET", "/api/v1/tickets/{id}", false, "A ticket"}, get_ticket_route},
+    {{"PATCH", "/api/v1/tickets/{id}", true, "Change a listed ticket"}, patch_ticket},
+    {{"DELETE", "/api/v1/tickets/{id}", true, "Withdraw a ticket"}, delete_ticket},
+    {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
+  };
+  return table;
+}
+
+} // namespace
+
+const std::vector<route_info>& edge::routes() {
+  static const std::vector<route_info> infos = [] {
+    std::vector<route_info> out;
+    for (const auto& e : route_table())
+      out.push_back(e.info);
+    return out;
+  }();
+  return infos;
+}
+
+edge::edge(caf::actor_system& sys, edge_deps deps, edge_config cfg)
   : impl_(std::make_unique<impl>(sys)) {
   auto& d = *impl_;
-  d.region = std::move(region);
-  d.journal = std::move(journal);
-  d.keys = std::move(keys);
-  d.registry = std::move(registry);
+  d.deps = std::move(deps);
   d.cfg = cfg;
   for (unsigned i = 0; i < std::max(1u, cfg.bridges); ++i)
     d.bridges.push_back(sys.spawn(bridge_impl));
-  if (d.registry) {
+  if (d.deps.registry) {
     d.requests = &prometheus::BuildCounter()
                     .Name("tt_http_requests_total")
                     .Help("HTTP requests by route, method and status")
-                    .Register(*d.registry);
+                    .Register(*d.deps.registry);
     d.latency = &prometheus::BuildHistogram()
                    .Name("tt_http_request_duration_seconds")
                    .Help("HTTP request latency by route")
-                   .Register(*d.registry);
+                   .Register(*d.deps.registry);
+    d.rate_limited = &prometheus::BuildCounter()
+                        .Name("tt_http_rate_limited_total")
+                        .Help("Requests refused with 429")
+                        .Register(*d.deps.registry)
+                        .Add({});
   }
 }
 
@@ -194,21 +649,51 @@ void edge::handle(http_request& req, http_responder respond) {
   std::string_view target = req.target;
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
   std::string request_id = req.header("x-request-id");
   if (!valid_request_id(request_id))
     request_id = persistence::random_id();
-  constexpr std::string_view tickets_prefix = "/api/v1/tickets";
-  bool ticket_item = path.size() > tickets_prefix.size() + 1
-                     && path.substr(0, tickets_prefix.size()) == tickets_prefix
-                     && path[tickets_prefix.size()] == '/';
-  std::string route = path == "/healthz" || path == "/metrics" || path == tickets_prefix
-                        ? std::string(path)
-                        : ticket_item ? "/api/v1/tickets/{id}" : "other";
+
+  // Find the route (and whether the path exists with another method).
+  const route_entry* found = nullptr;
+  std::string allow;
+  std::vector<std::string> params;
+  for (const auto& e : route_table()) {
+    std::vector<std::string> p;
+    if (!match(e.info.pattern, path, p))
+      continue;
+    if (e.info.method == req.method) {
+      found = &e;
+      params = std::move(p);
+      break;
+    }
+    if (!allow.empty())
+      allow += ", ";
+    allow += e.info.method;
+  }
+  std::string route = found ? std::string(found->info.pattern) : "other";
+
+  // CORS: echo an allowed Origin back (exact match or "*").
+  std::string cors_origin;
+  if (const auto& origin = req.header("origin"); !origin.empty()) {
+    for (const auto& o : d.cfg.cors_origins)
+      if (o == "*" || o == origin)
+        cors_origin = origin;
+  }
+
   // Every answer goes through here: request id, security headers, metrics.
-  auto finish = [&d, start, request_id, route, method = req.method, respond](http_response r) {
+  auto finish = [&d, start, request_id, route, method = req.method, respond,
+                 cors_origin](http_response r) {
+    if (!cors_origin.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", cors_origin);
+      r.headers.emplace_back("Vary", "Origin");
+      r.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Location");
+    }
     r.headers.emplace_back("X-Request-Id", request_id);
     r.headers.emplace_back("Cache-Control", "no-store");
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("X-Frame-Options", "DENY");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     d.observe(route, method, r.status, secs);
     if (r.status >= 500)
@@ -216,77 +701,84 @@ void edge::handle(http_request& req, http_responder respond) {
     respond(std::move(r));
   };
 
-  request_meta meta;
-  meta.correlation_id = request_id;
-  meta.ip = req.remote_ip;
-  if (const auto& fp = req.header("x-device-fingerprint"); !fp.empty())
-    meta.device_hash = d.keys->keyed_hash("device", fp).substr(0, 32);
+  auto too_many = [&](double retry_after) {
+    if (d.rate_limited)
+      d.rate_limited->Increment();
+    auto r = error_response(429, "rate_limited", "too many requests; slow down");
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(retry_after)))));
+    finish(std::move(r));
+  };
 
-  if (path == "/healthz") {
-    if (req.method != "GET")
-      return finish(error_response(405, "method_not_allowed", "use GET"));
-    if (!d.ready)
-      return finish(error_response(503, "starting", "the node is still starting"));
-    return finish(json_response(200, "{\"status\":\"ok\"}"));
+  auto now = std::chrono::steady_clock::now();
+  const bool limits_on = d.deps.limiter && d.deps.limits && d.deps.limits->enabled;
+  if (limits_on) {
+    auto dec = d.deps.limiter->take("ip:" + req.remote_ip, d.deps.limits->per_ip, now);
+    if (!dec.allowed)
+      return too_many(dec.retry_after_seconds);
   }
-  if (path == "/metrics") {
+
+  if (!found && req.method == "OPTIONS" && !allow.empty()) {
+    // CORS preflight for an existing path.
+    if (cors_origin.empty())
+      return finish(error_response(403, "cors_origin_not_allowed", "origin not allowed"));
     http_response r;
-    r.content_type = "text/plain; version=0.0.4";
-    if (d.registry)
-      r.body = prometheus::TextSerializer().Serialize(d.registry->Collect());
+    r.status = 204;
+    r.headers.emplace_back("Access-Control-Allow-Methods", allow);
+    r.headers.emplace_back("Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, X-Request-Id, X-Device-Fingerprint, "
+                           "Idempotency-Key");
+    r.headers.emplace_back("Access-Control-Max-Age", "600");
     return finish(std::move(r));
   }
-  if (path == tickets_prefix) {
-    if (req.method != "POST") {
-      auto r = error_response(405, "method_not_allowed", "use POST");
-      r.headers.emplace_back("Allow", "POST");
+  if (!found) {
+    if (!allow.empty()) {
+      auto r = error_response(405, "method_not_allowed", "use " + allow);
+      r.headers.emplace_back("Allow", allow);
       return finish(std::move(r));
     }
-    input_error err;
-    auto in = parse_listing(req.body, err);
-    if (!in)
-      return finish(error_response(err.status, err.code, err.message, err.field));
-    list_ticket cmd;
-    auto ids = actors::derive_listing_ids(*d.keys, meta.user_id, in->fields, in->barcode);
-    cmd.ticket_id = ids.ticket_id;
-    cmd.dedup_hash = ids.dedup_hash;
-    cmd.fields = std::move(in->fields);
-    cmd.barcode = std::move(in->barcode);
-    cmd.meta = std::move(meta);
-    d.ask_region(std::move(cmd), finish, [](const ticket_view& v) {
-      auto r = json_response(v.created ? 201 : 200, render_ticket(v));
-      r.headers.emplace_back("Location", "/api/v1/tickets/" + v.id);
-      return r;
-    });
-    return;
+    return finish(error_response(404, "not_found", "no such route"));
   }
-  if (ticket_item) {
-    std::string id(path.substr(tickets_prefix.size() + 1));
-    if (!persistence::is_valid_id(id))
-      return finish(error_response(404, "not_found", "no such ticket", "id"));
-    auto ok = [](const ticket_view& v) { return json_response(200, render_ticket(v)); };
-    if (req.method == "GET") {
-      d.ask_region(get_ticket{std::move(id)}, finish, ok);
-      return;
-    }
-    if (req.method == "PATCH") {
-      input_error err;
-      auto patch = parse_patch(req.body, err);
-      if (!patch)
-        return finish(error_response(err.status, err.code, err.message, err.field));
-      d.ask_region(update_ticket{std::move(id), std::move(*patch), std::move(meta)}, finish, ok);
-      return;
-    }
-    if (req.method == "DELETE") {
-      d.ask_region(withdraw_ticket{std::move(id), "withdrawn by seller", std::move(meta)}, finish,
-                   ok);
-      return;
-    }
-    auto r = error_response(405, "method_not_allowed", "use GET, PATCH or DELETE");
-    r.headers.emplace_back("Allow", "GET, PATCH, DELETE");
-    return finish(std::move(r));
+
+  request_ctx ctx{d, req, std::move(params), query, {}, {}, false, finish};
+  ctx.meta.correlation_id = request_id;
+  ctx.meta.ip = req.remote_ip;
+  if (const auto& fp = req.header("x-device-fingerprint"); !fp.empty())
+    ctx.meta.device_hash = d.deps.keys->keyed_hash("device", fp).substr(0, 32);
+
+  // Authentication: a Bearer access token where the route needs one (and,
+  // when present, on public routes too).
+  std::string authz = req.header("authorization");
+  if (authz.empty() && req.websocket_upgrade) {
+    // Browsers cannot set headers on WebSocket requests: ?token= instead.
+    if (auto t = query_param(query, "token"); !t.empty())
+      authz = "Bearer " + t;
   }
-  finish(error_response(404, "not_found", "no such route"));
+  if (!authz.empty()) {
+    constexpr std::string_view bearer = "Bearer ";
+    if (authz.size() <= bearer.size() || authz.compare(0, bearer.size(), bearer) != 0)
+      return finish(unauthorized("invalid_token", "Authorization must be 'Bearer <token>'"));
+    auto verdict = d.deps.jwt->verify(std::string_view(authz).substr(bearer.size()), now_seconds(),
+                                      ctx.claims);
+    if (verdict != jwt_error::ok)
+      return finish(unauthorized("invalid_token", std::string("access token rejected: ")
+                                                    + to_string(verdict)));
+    ctx.authenticated = true;
+    ctx.meta.user_id = ctx.claims.sub;
+  } else if (found->info.auth) {
+    return finish(unauthorized("unauthorized", "this route needs an access token"));
+  }
+
+  if (limits_on) {
+    if (const auto* rule = d.deps.limits->rule_for(found->info.method, found->info.pattern)) {
+      std::string key = std::string(found->info.method) + ' ' + std::string(found->info.pattern)
+                        + '|' + (ctx.authenticated ? ctx.claims.sub : "ip:" + req.remote_ip);
+      auto dec = d.deps.limiter->take(key, *rule, now);
+      if (!dec.allowed)
+        return too_many(dec.retry_after_seconds);
+    }
+  }
+  found->handler(ctx);
 }
 
 } // namespace tt::nodes

@@ -1,13 +1,15 @@
 #pragma once
 // The HTTP edge: routes REST requests to the actor system and answers
 // asynchronously. Lives in the I/O threads of http_server; hands each request
-// to one of a few bridge actors (round robin) which `request` the region with a
-// finite timeout and post the reply back to the connection. I/O threads never
-// block on an actor.
+// to one of a few bridge actors (round robin) which `request` the regions with
+// a finite timeout and post the reply back to the connection. I/O threads
+// never block on an actor or on password hashing.
 
-#include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "caf/fwd.hpp"
 #include "messages/interfaces.hpp"
@@ -18,21 +20,56 @@ class Registry;
 }
 
 namespace tt::persistence {
+class event_store;
 class node_keys;
-}
+} // namespace tt::persistence
 
 namespace tt::nodes {
+
+class jwt_keyring;
+class password_hasher;
+class rate_limiter;
+struct rate_limit_config;
 
 struct edge_config {
   std::chrono::milliseconds request_timeout{5000};
   unsigned bridges = 4;
+  std::chrono::seconds access_token_ttl{15 * 60};
+  /// Origins allowed to call the API from a browser (exact match, e.g.
+  /// "https://app.example.com"); "*" allows any origin.
+  std::vector<std::string> cors_origins;
 };
+
+/// Everything the edge talks to; built by the node.
+struct edge_deps {
+  ticket_region_actor tickets;
+  account_region_actor accounts;
+  email_index_region_actor emails;
+  std::shared_ptr<const persistence::event_store> store;  // read-only queries (indexes)
+  std::shared_ptr<const persistence::node_keys> keys;
+  std::shared_ptr<const jwt_keyring> jwt;
+  std::shared_ptr<password_hasher> hasher;
+  std::shared_ptr<rate_limiter> limiter;
+  std::shared_ptr<const rate_limit_config> limits;
+  std::shared_ptr<prometheus::Registry> registry;
+  notifier_actor notifier;
+};
+
+/// One row of the route table (also the source of truth the OpenAPI test
+/// compares against).
+struct route_info {
+  std::string_view method;
+  std::string_view pattern;  // "{id}" matches one path segment
+  bool auth;                 // needs a valid access token
+  std::string_view summary;
+};
+
+/// The OpenAPI 3 document (nodes/openapi.json, compiled in).
+std::string_view openapi_document();
 
 class edge {
 public:
-  edge(caf::actor_system& sys, ticket_region_actor region, journal_actor journal,
-       std::shared_ptr<const persistence::node_keys> keys,
-       std::shared_ptr<prometheus::Registry> registry, edge_config cfg);
+  edge(caf::actor_system& sys, edge_deps deps, edge_config cfg);
   ~edge();
 
   /// The http_handler: called on an I/O thread.
@@ -43,6 +80,8 @@ public:
 
   /// Stops the bridge actors (call after the HTTP server stopped).
   void shutdown();
+
+  static const std::vector<route_info>& routes();
 
   struct impl;
 

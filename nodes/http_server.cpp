@@ -9,8 +9,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
+#include <deque>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -21,6 +25,7 @@ namespace tt::nodes {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -65,27 +70,140 @@ http_response error_response(unsigned status, std::string_view code, std::string
   return r;
 }
 
-class session : public std::enable_shared_from_this<session> {
+template <class Stream>
+class ws_session : public ws_connection, public std::enable_shared_from_this<ws_session<Stream>> {
 public:
-  session(tcp::socket&& socket, const http_server_config& cfg, const http_handler& handler)
-    : stream_(std::move(socket)), cfg_(cfg), handler_(handler) {
+  using std::enable_shared_from_this<ws_session<Stream>>::shared_from_this;
+
+  ws_session(Stream&& stream, size_t max_queue, std::function<void(ws_connection*)> on_closed)
+    : ws_(std::move(stream)), max_queue_(max_queue), on_closed_(std::move(on_closed)) {}
+
+  ~ws_session() override {
+    if (on_closed_)
+      on_closed_(this);
+  }
+
+  template <class Request>
+  void accept(Request req, std::function<void(std::shared_ptr<ws_connection>)> on_open) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "ticket-trader"); }));
+    ws_.read_message_max(64 * 1024);
+    auto self = shared_from_this();
+    ws_.async_accept(req, [self, on_open = std::move(on_open)](beast::error_code ec) {
+      if (ec)
+        return;
+      self->open_ = true;
+      on_open(self);
+      self->do_read();
+    });
+  }
+
+  bool send(std::string text) override {
+    if (!open_)
+      return false;
+    if (queued_.fetch_add(1) >= max_queue_) {
+      queued_.fetch_sub(1);
+      close(1008, "slow consumer");
+      return false;
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->queue_.push_back(std::move(text));
+      if (self->queue_.size() == 1)
+        self->do_write();
+    });
+    return true;
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    bool was_open = open_.exchange(false);
+    if (!was_open)
+      return;
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+      websocket::close_reason cr{static_cast<websocket::close_code>(code), reason};
+      self->ws_.async_close(cr, [self](beast::error_code) {});
+    });
+  }
+
+  bool is_open() const override { return open_; }
+
+private:
+  // Client messages are read (control frames, close) and ignored.
+  void do_read() {
+    ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->open_ = false;
+        return;
+      }
+      self->read_buf_.consume(self->read_buf_.size());
+      self->do_read();
+    });
+  }
+
+  void do_write() {
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->queue_.pop_front();
+                      self->queued_.fetch_sub(1);
+                      if (ec) {
+                        self->open_ = false;
+                        return;
+                      }
+                      if (!self->queue_.empty())
+                        self->do_write();
+                    });
+  }
+
+  websocket::stream<Stream> ws_;
+  beast::flat_buffer read_buf_;
+  std::deque<std::string> queue_;
+  std::atomic<size_t> queued_{0};
+  size_t max_queue_;
+  std::atomic<bool> open_{false};
+  std::function<void(ws_connection*)> on_closed_;
+};
+
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+public:
+  using std::enable_shared_from_this<session<Stream>>::shared_from_this;
+
+  template <class... Args>
+  session(const http_server_config& cfg, const http_handler& handler, Args&&... args)
+    : stream_(std::forward<Args>(args)...), cfg_(cfg), handler_(handler) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec)
       remote_ip_ = ep.address().to_string();
   }
 
   void run() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&session::do_read, shared_from_this()));
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (is_tls) {
+        beast::get_lowest_layer(self->stream_)
+          .expires_after(std::chrono::seconds(self->cfg_.read_timeout_seconds));
+        self->stream_.async_handshake(net::ssl::stream_base::server,
+                                      [self](beast::error_code ec) {
+                                        if (ec)
+                                          return self->close();
+                                        self->do_read();
+                                      });
+      } else {
+        self->do_read();
+      }
+    });
   }
+
+  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
 
 private:
   void do_read() {
     parser_.emplace();
     parser_->body_limit(cfg_.body_limit);
     parser_->header_limit(static_cast<uint32_t>(cfg_.header_limit));
-    stream_.expires_after(std::chrono::seconds(cfg_.read_timeout_seconds));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(cfg_.read_timeout_seconds));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
@@ -121,13 +239,14 @@ private:
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     http_request r;
+    r.websocket_upgrade = websocket::is_upgrade(req);
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
     r.body = std::move(req.body());
     r.remote_ip = remote_ip_;
     for (const auto& f : req)
       r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
-    stream_.expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     auto self = shared_from_this();
     auto answered = std::make_shared<std::atomic<bool>>(false);
     handler_(r, [self, answered](http_response res) {
@@ -139,9 +258,15 @@ private:
   }
 
   void write(http_response&& r) {
+    if (r.on_upgrade && parser_ && websocket::is_upgrade(parser_->get())) {
+      auto ws = std::make_shared<ws_session<Stream>>(std::move(stream_), cfg_.ws_max_queued_messages,
+                                             std::move(r.on_closed));
+      ws->accept(parser_->release(), std::move(r.on_upgrade));
+      return;
+    }
     auto res = std::make_shared<http::response<http::string_body>>(
       to_beast(std::move(r), version_, keep_alive_));
-    stream_.expires_after(std::chrono::seconds(cfg_.read_timeout_seconds));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(cfg_.read_timeout_seconds));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         self->on_write(ec, res->need_eof());
@@ -158,11 +283,12 @@ private:
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    auto& sock = beast::get_lowest_layer(stream_).socket();
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    sock.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   const http_server_config& cfg_;
   const http_handler& handler_;
   beast::flat_buffer buffer_;
@@ -187,6 +313,7 @@ struct http_server::impl {
   bool stopped = false;
   bool stop_requested = false;
   uint16_t bound_port = 0;
+  std::unique_ptr<net::ssl::context> tls;
 
   impl(http_server_config c, http_handler h)
     : cfg(std::move(c)), handler(std::move(h)), ioc(static_cast<int>(cfg.io_threads)) {}
@@ -198,7 +325,12 @@ struct http_server::impl {
           return;
         log::warn("http_accept_failed", {{"error", ec.message()}});
       } else {
-        std::make_shared<session>(std::move(socket), cfg, handler)->run();
+        if (tls)
+          std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(cfg, handler,
+                                                                           std::move(socket), *tls)
+            ->run();
+        else
+          std::make_shared<session<beast::tcp_stream>>(cfg, handler, std::move(socket))->run();
       }
       do_accept();
     });
@@ -213,6 +345,19 @@ http_server::~http_server() { stop(); }
 bool http_server::start(std::string* error) {
   auto& d = *impl_;
   beast::error_code ec;
+  if (!d.cfg.tls_cert_file.empty() || !d.cfg.tls_key_file.empty()) {
+    d.tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    d.tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2
+                       | net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1
+                       | net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    d.tls->use_certificate_chain_file(d.cfg.tls_cert_file, ec);
+    if (!ec)
+      d.tls->use_private_key_file(d.cfg.tls_key_file, net::ssl::context::pem, ec);
+    if (ec) {
+      *error = "cannot load TLS certificate/key: " + ec.message();
+      return false;
+    }
+  }
   auto addr = net::ip::make_address(d.cfg.host, ec);
   if (ec) {
     *error = "bad listen address " + d.cfg.host + ": " + ec.message();

@@ -14,9 +14,31 @@
 #include <utility>
 #include <vector>
 
+#include "messages/notify.hpp"
+
 namespace tt::nodes {
 
+/// A WebSocket connection handed to the application after an upgrade.
+/// Thread-safe: send() and close() may be called from any thread.
+class ws_connection : public push_sink {
+public:
+  ~ws_connection() override = default;
+
+  bool push(std::string json) override { return send(std::move(json)); }
+  bool alive() const override { return is_open(); }
+
+  /// Queues a text message. Returns false (and closes the connection with
+  /// code 1008, "slow consumer") when the client does not keep up: the
+  /// outgoing queue is bounded, never buffered without limit.
+  virtual bool send(std::string text) = 0;
+
+  virtual void close(uint16_t code, std::string reason) = 0;
+
+  virtual bool is_open() const = 0;
+};
+
 struct http_request {
+  bool websocket_upgrade = false;  // a valid "Upgrade: websocket" request
   std::string method;
   std::string target;  // path + query, as received
   std::string body;
@@ -32,6 +54,11 @@ struct http_response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Set to accept a WebSocket upgrade: the server completes the handshake
+  /// (status and body are ignored) and hands over the connection. Called on
+  /// an I/O thread; `on_closed` of the same response runs once when it ends.
+  std::function<void(std::shared_ptr<ws_connection>)> on_upgrade;
+  std::function<void(ws_connection*)> on_closed;
 };
 
 using http_responder = std::function<void(http_response)>;
@@ -44,6 +71,10 @@ struct http_server_config {
   size_t body_limit = 64 * 1024;
   size_t header_limit = 8 * 1024;
   unsigned read_timeout_seconds = 30;
+  size_t ws_max_queued_messages = 1024;
+  /// PEM files; both set: serve HTTPS/WSS only (TLS 1.2+).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class http_server {

@@ -14,6 +14,10 @@
 #include "messages/system.hpp"
 #include "nodes/edge.hpp"
 #include "nodes/http_server.hpp"
+#include "nodes/jwt.hpp"
+#include "nodes/notifier.hpp"
+#include "nodes/passwords.hpp"
+#include "nodes/rate_limiter.hpp"
 #include "persistence/event_store.hpp"
 #include "persistence/journal_actor.hpp"
 #include "persistence/node_keys.hpp"
@@ -27,8 +31,13 @@ struct node::impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<jwt_keyring> jwt;
+  std::shared_ptr<password_hasher> hasher;
   journal_actor journal;
   ticket_region_actor region;
+  account_region_actor accounts;
+  notifier_actor notifier;
+  email_index_region_actor emails;
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
   bool stopped = false;
@@ -49,6 +58,11 @@ bool node::start(std::string* error) {
   d.keys = persistence::node_keys::load_or_create(d.cfg.data_dir, error);
   if (!d.keys)
     return false;
+  d.jwt = jwt_keyring::load_or_create(d.cfg.data_dir, error);
+  if (!d.jwt)
+    return false;
+  d.hasher = std::make_shared<password_hasher>(
+    d.cfg.hash_threads, password_cost{d.cfg.argon2_ops, d.cfg.argon2_mem_mib * 1024 * 1024});
   persistence::store_options so;
   so.dir = d.cfg.data_dir + "/journal";
   so.sync = d.cfg.sync;
@@ -61,7 +75,11 @@ bool node::start(std::string* error) {
   d.sys_cfg->set("logger.file-verbosity", caf::atom("quiet"));
   d.sys_cfg->set("logger.console-verbosity", caf::atom("quiet"));
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
+  d.notifier = spawn_notifier(*d.sys, d.store);
   persistence::journal_config jc;
+  jc.on_commit = [n = d.notifier](uint64_t next_offset) {
+    caf::anon_send(n, log_advanced{next_offset});
+  };
   jc.max_batch_events = d.cfg.journal_max_batch;
   jc.max_delay = d.cfg.journal_max_delay;
   d.journal = persistence::spawn_journal(*d.sys, d.store, jc, d.registry.get());
@@ -73,14 +91,34 @@ bool node::start(std::string* error) {
   actors::region_config rc;
   rc.idle_timeout = d.cfg.idle_timeout;
   d.region = actors::spawn_ticket_region(*d.sys, env, rc, d.registry.get());
+  d.accounts = actors::spawn_account_region(*d.sys, env, rc, d.registry.get());
+  d.emails = actors::spawn_email_index_region(*d.sys, env, rc, d.registry.get());
   edge_config ec2;
   ec2.request_timeout = d.cfg.request_timeout;
-  d.http_edge = std::make_unique<edge>(*d.sys, d.region, d.journal, d.keys, d.registry, ec2);
+  ec2.access_token_ttl = d.cfg.access_token_ttl;
+  ec2.cors_origins = d.cfg.cors_origins;
+  edge_deps deps;
+  deps.tickets = d.region;
+  deps.accounts = d.accounts;
+  deps.emails = d.emails;
+  deps.store = d.store;
+  deps.keys = d.keys;
+  deps.jwt = d.jwt;
+  deps.hasher = d.hasher;
+  deps.limiter = std::make_shared<rate_limiter>();
+  auto limits = std::make_shared<rate_limit_config>();
+  limits->enabled = d.cfg.rate_limits;
+  deps.limits = limits;
+  deps.registry = d.registry;
+  deps.notifier = d.notifier;
+  d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);
   http_server_config hc;
   hc.host = d.cfg.http_host;
   hc.port = d.cfg.http_port;
   hc.io_threads = d.cfg.io_threads;
   hc.body_limit = d.cfg.body_limit;
+  hc.tls_cert_file = d.cfg.tls_cert_file;
+  hc.tls_key_file = d.cfg.tls_key_file;
   auto* e = d.http_edge.get();
   d.server = std::make_unique<http_server>(
     hc, [e](http_request& req, http_responder respond) { e->handle(req, std::move(respond)); });
@@ -121,12 +159,15 @@ void node::stop() {
       d.http_edge->shutdown();
     // The region stops its entities; the journal writes what it holds.
     caf::anon_send_exit(d.region, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.accounts, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.emails, caf::exit_reason::user_shutdown);
     {
       caf::scoped_actor self{*d.sys};
       self->request(d.journal, std::chrono::seconds(10), atoms::stats_atom_v)
         .receive([](journal_stats&) {}, [](caf::error&) {});
     }
     caf::anon_send_exit(d.journal, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.notifier, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   d.http_edge.reset();
@@ -134,8 +175,12 @@ void node::stop() {
   // A detached actor's thread ends only when its last handle is gone.
   d.journal = nullptr;
   d.region = nullptr;
+  d.accounts = nullptr;
+  d.emails = nullptr;
+  d.notifier = nullptr;
   d.sys.reset();
   d.sys_cfg.reset();
+  d.hasher.reset();
   if (d.store)
     d.store->close();
   log::info("node_stopped", {{"data_dir", d.cfg.data_dir}});

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tt::nodes {
 
@@ -23,6 +24,14 @@ struct node_config {
   size_t journal_max_batch = 4096;
   std::chrono::microseconds journal_max_delay{0};
   bool sync = true;  // fsync each batch; only benchmarks of the edge alone may turn this off
+  bool rate_limits = true;
+  std::chrono::seconds access_token_ttl{15 * 60};
+  unsigned hash_threads = 1;      // argon2id runs here, never on I/O or actor threads
+  uint64_t argon2_ops = 2;        // libsodium OPSLIMIT_INTERACTIVE
+  size_t argon2_mem_mib = 64;     // libsodium MEMLIMIT_INTERACTIVE
+  std::vector<std::string> cors_origins;
+  std::string tls_cert_file;  // PEM; with tls_key_file: HTTPS/WSS only
+  std::string tls_key_file;
 };
 
 class node {

@@ -32,12 +32,29 @@ int main(int argc, char** argv) {
   app.add_option("--journal-max-delay-us", delay_us,
                  "let a batch wait this long for more appends (0: write when the mailbox is empty)")
     ->capture_default_str();
+  app.add_flag("!--no-rate-limits", cfg.rate_limits,
+               "turn the per-IP and per-account rate limits off (load tests, benches)");
+  int64_t ttl_s = cfg.access_token_ttl.count();
+  app.add_option("--access-token-ttl-s", ttl_s, "lifetime of access tokens (JWT)")->capture_default_str();
+  app.add_option("--hash-threads", cfg.hash_threads, "threads for argon2id password hashing")
+    ->capture_default_str();
+  app.add_option("--argon2-ops", cfg.argon2_ops, "argon2id passes (libsodium opslimit)")
+    ->capture_default_str();
+  app.add_option("--argon2-mem-mib", cfg.argon2_mem_mib, "argon2id memory per hash in MiB")
+    ->capture_default_str();
+  app.add_option("--cors-origin", cfg.cors_origins,
+                 "browser origin allowed to call the API (repeatable; * for any)");
+  auto* cert = app.add_option("--tls-cert", cfg.tls_cert_file, "PEM certificate chain: serve HTTPS/WSS");
+  auto* key = app.add_option("--tls-key", cfg.tls_key_file, "PEM private key for --tls-cert");
+  cert->needs(key);
+  key->needs(cert);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
   cfg.request_timeout = std::chrono::milliseconds(req_ms);
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);
+  cfg.access_token_ttl = std::chrono::seconds(ttl_s);
   if (log_level == "debug")
     tt::log::set_min_level(tt::log::level::debug);
   else if (log_level == "warn")
@@ -52,7 +69,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tt-node: %s\n", error.c_str());
     return 1;
   }
-  std::printf("tt-node ready: http://%s:%u (data dir %s)\n", cfg.http_host.c_str(),
+  std::printf("tt-node ready: %s://%s:%u (data dir %s)\n",
+              cfg.tls_cert_file.empty() ? "http" : "https", cfg.http_host.c_str(),
               static_cast<unsigned>(n.http_port()), cfg.data_dir.c_str());
   std::fflush(stdout);
   n.wait();

@@ -119,6 +119,8 @@ void flush(journal_pointer self) {
   }
   st.pending.clear();
   st.pending_events = 0;
+  if (info.events > 0 && st.cfg.on_commit)
+    st.cfg.on_commit(st.stats.next_offset);
 }
 
 journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<event_store> store,

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "caf/fwd.hpp"
@@ -28,6 +29,9 @@ struct journal_config {
   /// How long a lone append may wait for company before it is written. 0:
   /// write as soon as the mailbox holds no further appends.
   std::chrono::microseconds max_delay{0};
+  /// Called on the journal's thread after each batch that wrote events, with
+  /// the new end of the global log. Must be cheap and must not block.
+  std::function<void(uint64_t next_offset)> on_commit;
 };
 
 journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<event_store> store,

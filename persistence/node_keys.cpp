@@ -168,6 +168,13 @@ std::string random_id() {
   return to_b64url(buf, sizeof(buf));
 }
 
+std::string random_token(size_t n) {
+  init_sodium();
+  std::string bin(n, '\0');
+  randombytes_buf(bin.data(), n);
+  return to_b64url(reinterpret_cast<const unsigned char*>(bin.data()), n);
+}
+
 std::string random_hex(size_t n) {
   init_sodium();
   std::string bin(n, '\0');

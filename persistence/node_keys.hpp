@@ -39,6 +39,9 @@ private:
 /// 128 random bits as URL-safe base64 (22 chars).
 std::string random_id();
 
+/// `n` random bytes as URL-safe base64 without padding (32 bytes: 43 chars).
+std::string random_token(size_t n);
+
 /// `n` random bytes as lower-case hex.
 std::string random_hex(size_t n);
 

@@ -1,0 +1,122 @@
+#include "nodes/notifier.hpp"
+
+#include <unordered_map>
+
+#include "caf/actor_system.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "messages/events.hpp"
+#include "messages/log.hpp"
+#include "nodes/event_json.hpp"
+#include "persistence/event_store.hpp"
+
+namespace tt::nodes {
+
+namespace {
+
+struct subscription {
+  std::weak_ptr<push_sink> sink;
+  const push_sink* key = nullptr;
+};
+
+struct notifier_state {
+  std::shared_ptr<const persistence::event_store> store;
+  notifier_config cfg;
+  uint64_t next = 1;  // next offset to read
+  std::unordered_multimap<std::string, subscription> subs;
+  static inline const char* name = "notifier";
+};
+
+using notifier_pointer = notifier_actor::stateful_pointer<notifier_state>;
+
+void deliver(notifier_pointer self, uint64_t offset, std::string_view bytes) {
+  auto ev = decode_event(bytes);
+  if (!ev)
+    return;
+  auto& subs = self->state.subs;
+  std::string rendered;
+  for (const auto& account : concerned_accounts(*ev)) {
+    auto [b, e] = subs.equal_range(account);
+    for (auto it = b; it != e;) {
+      auto sink = it->second.sink.lock();
+      if (!sink || !sink->alive()) {
+        it = subs.erase(it);
+        continue;
+      }
+      if (rendered.empty())
+        rendered = render_event(offset, *ev);
+      if (!sink->push(rendered)) {
+        it = subs.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
+}
+
+notifier_actor::behavior_type notifier_impl(notifier_pointer self,
+                                            std::shared_ptr<const persistence::event_store> store,
+                                            notifier_config cfg) {
+  self->state.store = std::move(store);
+  self->state.cfg = cfg;
+  self->state.next = self->state.store->next_offset();
+  return {
+    [self](log_advanced& msg) {
+      auto& st = self->state;
+      if (msg.next_offset <= st.next)
+        return;
+      if (st.subs.empty()) {
+        st.next = msg.next_offset;
+        return;
+      }
+      st.store->read_log(st.next, msg.next_offset - st.next, [&](uint64_t off, std::string_view b) {
+        deliver(self, off, b);
+        return true;
+      });
+      st.next = msg.next_offset;
+    },
+    [self](subscribe_events& sub) {
+      auto& st = self->state;
+      auto sink = sub.sink.lock();
+      if (!sink)
+        return;
+      if (sub.since > 0 && sub.since < st.next) {
+        uint64_t span = st.next - sub.since;
+        if (span > st.cfg.max_replay) {
+          sink->push("{\"type\":\"resync_required\",\"oldest_replayable\":"
+                     + std::to_string(st.next - st.cfg.max_replay) + "}");
+        } else {
+          st.store->read_log(sub.since, span, [&](uint64_t off, std::string_view b) {
+            auto ev = decode_event(b);
+            if (!ev)
+              return true;
+            for (const auto& a : concerned_accounts(*ev))
+              if (a == sub.user_id)
+                return sink->push(render_event(off, *ev));
+            return true;
+          });
+        }
+      }
+      st.subs.emplace(sub.user_id, subscription{sub.sink, sink.get()});
+    },
+    [self](unsubscribe_events& u) {
+      auto& subs = self->state.subs;
+      for (auto it = subs.begin(); it != subs.end();) {
+        if (it->second.key == u.sink)
+          it = subs.erase(it);
+        else
+          ++it;
+      }
+    },
+  };
+}
+
+} // namespace
+
+notifier_actor spawn_notifier(caf::actor_system& sys,
+                              std::shared_ptr<const persistence::event_store> store,
+                              notifier_config cfg) {
+  return sys.spawn(notifier_impl, std::move(store), cfg);
+}
+
+} // namespace tt::nodes
