@@ -32,6 +32,8 @@ struct ticket_fields {
   int64_t price_minor = 0;
   std::string currency;
   uint8_t platform = 0;  // tt::platform
+
+  friend bool operator==(const ticket_fields&, const ticket_fields&) = default;
 };
 
 template <class Inspector>
@@ -74,6 +76,8 @@ struct ticket_patch {
   bool empty() const {
     return !has_price && !has_event_name && !has_venue && !has_category && !has_event_starts_at;
   }
+
+  friend bool operator==(const ticket_patch&, const ticket_patch&) = default;
 };
 
 template <class Inspector>

@@ -1,0 +1,17 @@
+#pragma once
+// The fixed events and snapshots whose encodings are committed under
+// tests/golden/v<N>/. The golden test decodes the committed bytes and checks
+// them against these values.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "messages/events.hpp"
+
+namespace tt::test {
+
+std::vector<std::pair<std::string, event_envelope>> golden_events_v1();
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v1();
+
+} // namespace tt::test

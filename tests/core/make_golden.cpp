@@ -1,0 +1,25 @@
+// tt_make_golden DIR: writes the encodings of golden_events.cpp to DIR/<name>.bin.
+// Use only for a NEW schema version's directory; old versions' bytes are
+// history and must never be rewritten.
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "golden_events.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2 || std::string(argv[1]) == "--help") {
+    std::fprintf(stderr, "usage: tt_make_golden OUT_DIR  (writes <name>.bin per golden event)\n");
+    return argc == 2 ? 0 : 1;
+  }
+  std::string dir = argv[1];
+  for (const auto& [name, ev] : tt::test::golden_events_v1()) {
+    std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << tt::encode_event(ev);
+    std::printf("wrote %s/%s.bin\n", dir.c_str(), name.c_str());
+  }
+  for (const auto& [name, s] : tt::test::golden_snapshots_v1()) {
+    std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << tt::encode_snapshot(s);
+    std::printf("wrote %s/%s.bin\n", dir.c_str(), name.c_str());
+  }
+  return 0;
+}
