@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -150,6 +151,45 @@ std::string query_param(std::string_view query, std::string_view name) {
 
 } // namespace
 
+/// Tokens that passed full verification, so a client reusing its access
+/// token (the normal case) costs a hash lookup instead of base64 + JSON +
+/// HMAC. Entries hold the verified claims and are re-checked for expiry on
+/// every hit; memory is bounded (a full shard is cleared).
+class verified_tokens {
+public:
+  bool find(std::string_view token, int64_t now_s, jwt_claims& out) {
+    auto& sh = shard(token);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.map.find(std::string(token));
+    if (it == sh.map.end())
+      return false;
+    if (now_s > it->second.exp + jwt_keyring::allowed_skew_s) {
+      sh.map.erase(it);
+      return false;
+    }
+    out = it->second;
+    return true;
+  }
+
+  void insert(std::string_view token, const jwt_claims& claims) {
+    auto& sh = shard(token);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    if (sh.map.size() >= max_per_shard)
+      sh.map.clear();
+    sh.map.emplace(std::string(token), claims);
+  }
+
+private:
+  static constexpr size_t shards = 16;
+  static constexpr size_t max_per_shard = 4096;
+  struct shard_t {
+    std::mutex mtx;
+    std::unordered_map<std::string, jwt_claims> map;
+  };
+  shard_t& shard(std::string_view token) { return shards_[stable_hash(token) % shards]; }
+  std::array<shard_t, shards> shards_;
+};
+
 struct request_ctx;
 using route_handler = void (*)(request_ctx&);
 
@@ -165,6 +205,7 @@ struct edge::impl {
   std::vector<bridge_actor> bridges;
   std::atomic<size_t> next_bridge{0};
   std::atomic<bool> ready{false};
+  verified_tokens tokens;
 
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* latency = nullptr;
@@ -758,11 +799,15 @@ void edge::handle(http_request& req, http_responder respond) {
     constexpr std::string_view bearer = "Bearer ";
     if (authz.size() <= bearer.size() || authz.compare(0, bearer.size(), bearer) != 0)
       return finish(unauthorized("invalid_token", "Authorization must be 'Bearer <token>'"));
-    auto verdict = d.deps.jwt->verify(std::string_view(authz).substr(bearer.size()), now_seconds(),
-                                      ctx.claims);
-    if (verdict != jwt_error::ok)
-      return finish(unauthorized("invalid_token", std::string("access token rejected: ")
-                                                    + to_string(verdict)));
+    auto token = std::string_view(authz).substr(bearer.size());
+    auto now_s = now_seconds();
+    if (!d.tokens.find(token, now_s, ctx.claims)) {
+      auto verdict = d.deps.jwt->verify(token, now_s, ctx.claims);
+      if (verdict != jwt_error::ok)
+        return finish(unauthorized("invalid_token", std::string("access token rejected: ")
+                                                      + to_string(verdict)));
+      d.tokens.insert(token, ctx.claims);
+    }
     ctx.authenticated = true;
     ctx.meta.user_id = ctx.claims.sub;
   } else if (found->info.auth) {
