@@ -1,8 +1,11 @@
 #pragma once
 // Token buckets with bounded memory, for the edge's rate limits (seed §3.6,
-// §10). Thread-safe: 16 shards, each with its own mutex. Idle buckets (full
-// again) are swept out as calls arrive, and a shard at its cap evicts its
-// least recently used bucket instead of growing.
+// §10). Thread-safe with low contention: 16 shards, each with its own mutex
+// and hash map; keys are spread with a per-instance keyed SipHash, so clients
+// cannot aim their keys at one shard or one hash chain. Idle buckets (full
+// again and untouched for `idle_expiry`) are swept out, amortised, as calls
+// arrive; a shard at its cap (max_keys / 16, at least 1) evicts its least
+// recently used bucket instead of growing, so size() <= max(max_keys, 16).
 
 #include <chrono>
 #include <cstddef>
@@ -39,17 +42,25 @@ public:
 
   struct decision {
     bool allowed = true;
-    double retry_after_seconds = 0;  // > 0 when denied: until one token is back
+    // > 0 when denied: seconds until one token is back (capped at
+    // max_retry_after_s, also for rules that never refill). The caller rounds
+    // up to whole seconds for Retry-After.
+    double retry_after_seconds = 0;
   };
 
+  /// Takes one token from the bucket of `key` (created full under `rule` on
+  /// first use). `now` is the caller's clock, so tests can simulate time;
+  /// a `now` earlier than the bucket's last update refills nothing.
   decision take(std::string_view key, const bucket_rule& rule,
                 std::chrono::steady_clock::time_point now);
 
+  /// Number of buckets held (all shards).
   size_t size() const;
 
-  struct impl;
+  static constexpr double max_retry_after_s = 86400;
 
 private:
+  struct impl;
   std::unique_ptr<impl> impl_;
 };
 

@@ -200,7 +200,7 @@ TEST_CASE("concurrent takes on one key never over-admit") {
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
         for (int i = 0; i < 20000; ++i)
-          rl.take("t" + std::to_string(t) + ":" + std::to_string(i % 500), bucket_rule{5, 1}, t0);
+          rl.take(std::to_string(t).append(":").append(std::to_string(i % 500)), bucket_rule{5, 1}, t0);
       });
     for (auto& t : threads)
       t.join();
