@@ -27,8 +27,8 @@ struct node_config {
   bool rate_limits = true;
   std::chrono::seconds access_token_ttl{15 * 60};
   unsigned hash_threads = 1;      // argon2id runs here, never on I/O or actor threads
-  uint64_t argon2_ops = 2;        // libsodium OPSLIMIT_INTERACTIVE
-  size_t argon2_mem_mib = 64;     // libsodium MEMLIMIT_INTERACTIVE
+  uint64_t argon2_ops = 2;        // OWASP minimum for argon2id: t=2
+  size_t argon2_mem_mib = 19;     // OWASP minimum for argon2id: m=19 MiB
   std::vector<std::string> cors_origins;
   std::string tls_cert_file;  // PEM; with tls_key_file: HTTPS/WSS only
   std::string tls_key_file;
