@@ -72,6 +72,8 @@ bool node::start(std::string* error) {
   d.sys_cfg = std::make_unique<caf::actor_system_config>();
   init_message_types(*d.sys_cfg);
   d.sys_cfg->set("scheduler.max-threads", static_cast<size_t>(std::max(1u, d.cfg.scheduler_threads)));
+  d.sys_cfg->set("scheduler.policy", d.cfg.scheduler_policy == "stealing" ? caf::atom("stealing")
+                                                                       : caf::atom("sharing"));
   d.sys_cfg->set("logger.file-verbosity", caf::atom("quiet"));
   d.sys_cfg->set("logger.console-verbosity", caf::atom("quiet"));
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);

@@ -17,6 +17,9 @@ struct node_config {
   uint16_t http_port = 8080;
   unsigned io_threads = 2;
   unsigned scheduler_threads = 2;
+  /// "sharing" (one queue, workers sleep on a condition variable) or
+  /// "stealing" (CAF's default: per-worker queues, idle workers poll).
+  std::string scheduler_policy = "sharing";
   size_t body_limit = 64 * 1024;
   uint32_t snapshot_every = 64;
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};

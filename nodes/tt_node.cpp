@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", cfg.io_threads, "HTTP I/O threads")->capture_default_str();
   app.add_option("--scheduler-threads", cfg.scheduler_threads, "CAF scheduler threads")
     ->capture_default_str();
+  app.add_option("--scheduler-policy", cfg.scheduler_policy,
+                 "sharing (workers sleep when idle) or stealing (CAF default, idle workers poll)")
+    ->check(CLI::IsMember({"sharing", "stealing"}))
+    ->capture_default_str();
   app.add_option("--body-limit", cfg.body_limit, "largest accepted request body in bytes")
     ->capture_default_str();
   app.add_option("--snapshot-every", cfg.snapshot_every, "snapshot an entity every N events")
