@@ -5,6 +5,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 
 #include <atomic>
 #include <chrono>
@@ -47,6 +49,19 @@ enum cf_id : size_t {
 
 const char* cf_names[cf_count] = {"default", "events",    "log",  "snapshots",
                                   "timers",  "timer_idx", "index"};
+
+// Keys of the events CF are "<entity prefix><seq(8)>": the prefix is the key
+// minus its last 8 bytes. A prefix bloom filter makes the recovery seek of an
+// entity that has no events (every new listing) skip SST files.
+class entity_prefix_transform : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "tt.EntityPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+  bool InRange(const rocksdb::Slice&) const override { return false; }
+};
 
 // Bounded cache of last sequence numbers, touched only by the writer thread.
 constexpr size_t last_seq_cache_limit = 1u << 20;
@@ -128,11 +143,15 @@ std::unique_ptr<event_store> event_store::open(const store_options& opts, std::s
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(opts.block_cache_bytes);
   table.cache_index_and_filter_blocks = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  auto events_opts = cf_opts;
+  events_opts.prefix_extractor = std::make_shared<entity_prefix_transform>();
+  events_opts.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (auto* name : cf_names)
-    descs.emplace_back(name, cf_opts);
+  for (size_t i = 0; i < cf_count; ++i)
+    descs.emplace_back(cf_names[i], i == cf_events ? events_opts : cf_opts);
   auto st = rocksdb::DB::Open(db_opts, opts.dir, descs, &p->cfs, &p->db);
   if (!st.ok()) {
     if (error)
