@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git curl
+  build-essential cmake ninja-build ccache pkg-config git curl openssl
   libcaf-dev capnproto libcapnp-dev librocksdb-dev libpqxx-dev prometheus-cpp-dev
   doctest-dev libboost1.81-dev libboost-json1.81-dev libcli11-dev libsodium-dev libssl-dev
   wrk
