@@ -31,8 +31,8 @@ typename Inspector::result_type inspect(Inspector& f, log_advanced& x) {
   return f(caf::meta::type_name("tt.log_advanced"), x.next_offset);
 }
 
-/// Subscribe `sink` to events concerning `user_id`; if `since` > 0, first
-/// replay committed events with offset >= since.
+/// Subscribe `sink` to events concerning `user_id` with offset >= `since`:
+/// committed ones are replayed first, later ones pushed as they commit.
 struct subscribe_events {
   std::string user_id;
   uint64_t since = 0;

@@ -588,6 +588,11 @@ void get_ws(request_ctx& c) {
       return c.finish(error_response(400, "invalid_value", "since must be an offset", "since"));
     since = v;
   }
+  // Without `since`, the client gets every event committed after this
+  // request arrived (the end of the log now), however long the handshake and
+  // the subscription take.
+  if (since == 0)
+    since = c.d.deps.store->next_offset();
   http_response r;
   r.status = 101;
   auto notifier = c.d.deps.notifier;

@@ -17,6 +17,7 @@ namespace {
 struct subscription {
   std::weak_ptr<push_sink> sink;
   const push_sink* key = nullptr;
+  uint64_t from = 0;  // events with a smaller offset were before this subscription
 };
 
 struct notifier_state {
@@ -38,6 +39,10 @@ void deliver(notifier_pointer self, uint64_t offset, std::string_view bytes) {
   for (const auto& account : concerned_accounts(*ev)) {
     auto [b, e] = subs.equal_range(account);
     for (auto it = b; it != e;) {
+      if (offset < it->second.from) {
+        ++it;
+        continue;
+      }
       auto sink = it->second.sink.lock();
       if (!sink || !sink->alive()) {
         it = subs.erase(it);
@@ -80,6 +85,8 @@ notifier_actor::behavior_type notifier_impl(notifier_pointer self,
       auto sink = sub.sink.lock();
       if (!sink)
         return;
+      // Replay [since, next) from the log; later events arrive live, each
+      // exactly once (the actor handles one message at a time).
       if (sub.since > 0 && sub.since < st.next) {
         uint64_t span = st.next - sub.since;
         if (span > st.cfg.max_replay) {
@@ -97,7 +104,7 @@ notifier_actor::behavior_type notifier_impl(notifier_pointer self,
           });
         }
       }
-      st.subs.emplace(sub.user_id, subscription{sub.sink, sink.get()});
+      st.subs.emplace(sub.user_id, subscription{sub.sink, sink.get(), sub.since});
     },
     [self](unsubscribe_events& u) {
       auto& subs = self->state.subs;
