@@ -25,6 +25,7 @@
 #include "caf/typed_response_promise.hpp"
 #include "messages/errc.hpp"
 #include "messages/events.hpp"
+#include "messages/log.hpp"
 #include "persistence/event_store.hpp"
 #include "persistence/node_keys.hpp"
 
@@ -39,7 +40,7 @@ struct entity_core {
 
   /// Latest snapshot + replay of every later event. Runs inside the entity
   /// actor when it starts (reads only; RocksDB reads are thread-safe).
-  caf::error recover(const std::string& id) {
+  caf::error recover(std::string id) {
     model = Model{};
     model.id = id;
     seq = 0;
@@ -147,9 +148,18 @@ void persist(Self* self, std::vector<event_payload> payloads, const request_meta
       },
       [self, rp](caf::error& err) mutable {
         // The outcome may be unknown (timeout) or our state stale (conflict):
-        // stop, so the next command recovers from the journal.
+        // reload from the journal, the truth, before the next command. (A
+        // timed-out append that lands later makes the next append conflict,
+        // which reloads again.) If even that fails, stop; the region restarts
+        // the entity on its next command.
         rp.deliver(err);
-        self->quit(err);
+        auto& c = self->state.core;
+        log::warn("entity_append_failed", {{"kind", to_string(decltype(c.model)::kind)},
+                                           {"id", c.model.id},
+                                           {"reason", describe(err).message}});
+        auto id = c.model.id;  // recover() resets the model
+        if (auto reload = c.recover(id))
+          self->quit(reload);
       });
 }
 

@@ -123,7 +123,9 @@ bool parse_rfc3339(std::string_view s, int64_t& ms) {
   int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + std::min(se, 59) - offset_min * 60;
   ms = secs * 1000 + frac_ms;
-  return true;
+  // Keep every accepted instant renderable as a four-digit year in UTC.
+  constexpr int64_t year_10000_ms = 253402300800000;
+  return ms >= 0 && ms < year_10000_ms;
 }
 
 std::string format_rfc3339(int64_t ms) {

@@ -1,0 +1,378 @@
+// Ticket entities behind the shard region, in a real actor system over a real
+// store and journal: commands, dedup, passivation and recovery (snapshot +
+// replay), failure restart, a full restart over the same store, not_found.
+#include <doctest/doctest.h>
+
+#include "actors/persistent_entity.hpp"
+#include "actors/shard_region.hpp"
+#include "actors/ticket_model.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
+#include "messages/errc.hpp"
+#include "messages/interfaces.hpp"
+#include "persistence/event_store.hpp"
+#include "persistence/journal_actor.hpp"
+#include "persistence/node_keys.hpp"
+#include "support.hpp"
+
+using namespace tt;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// One node: store, journal and ticket region in their own actor system.
+/// Destroying it shuts the actors down, tears the system down and closes the
+/// store, as a process exit would.
+struct node {
+  std::shared_ptr<persistence::event_store> store;
+  std::shared_ptr<persistence::node_keys> keys = persistence::node_keys::from_secret("region-test");
+  unit::test_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  journal_actor journal;
+  ticket_region_actor region;
+
+  node(const std::string& dir, uint32_t snapshot_every,
+       std::chrono::milliseconds idle = 50ms, std::chrono::milliseconds sweep = 10ms) {
+    store = unit::open_store(dir);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    journal = persistence::spawn_journal(*sys, store, {}, nullptr);
+    actors::entity_env env;
+    env.store = store;
+    env.journal = journal;
+    env.keys = keys;
+    env.snapshot_every = snapshot_every;
+    env.append_timeout = 5s;
+    actors::region_config rc;
+    rc.idle_timeout = idle;
+    rc.sweep_interval = sweep;
+    region = actors::spawn_ticket_region(*sys, env, rc, nullptr);
+  }
+
+  ~node() {
+    caf::anon_send_exit(region, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+    region = nullptr;
+    journal = nullptr;
+    sys.reset();
+    store->close();
+  }
+
+  template <class Cmd>
+  caf::expected<ticket_view> ask(Cmd cmd) {
+    caf::scoped_actor self{*sys};
+    caf::expected<ticket_view> out{make_error(errc::timeout, "no answer")};
+    self->request(region, 5s, std::move(cmd))
+      .receive([&](ticket_view& v) { out = std::move(v); },
+               [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  region_stats stats() {
+    caf::scoped_actor self{*sys};
+    region_stats out;
+    self->request(region, 5s, atoms::stats_atom_v)
+      .receive([&](region_stats& s) { out = s; },
+               [](caf::error& e) { FAIL("stats: " << caf::to_string(e)); });
+    return out;
+  }
+
+  bool wait_passivated(uint64_t at_least) {
+    return unit::wait_until([&] { return stats().passivated >= at_least; }, 3s);
+  }
+};
+
+ticket_patch price(int64_t p) {
+  ticket_patch x;
+  x.has_price = true;
+  x.price_minor = p;
+  return x;
+}
+
+errc code_of(const caf::expected<ticket_view>& x) {
+  return x ? errc::ok : describe(x.error()).code;
+}
+
+void check_same_view(const ticket_view& a, const ticket_view& b) {
+  CHECK(a.id == b.id);
+  CHECK(a.fields == b.fields);
+  CHECK(a.status == b.status);
+  CHECK(a.seller == b.seller);
+  CHECK(a.barcode_hash == b.barcode_hash);
+  CHECK(a.created_at_ms == b.created_at_ms);
+  CHECK(a.updated_at_ms == b.updated_at_ms);
+  CHECK(a.version == b.version);
+}
+
+/// Replays the whole stream (no snapshot) through the model.
+actors::ticket_model full_replay(const persistence::event_store& store, const std::string& id,
+                                 uint64_t* last = nullptr) {
+  actors::ticket_model m;
+  m.id = id;
+  uint64_t seq = 0;
+  store.read_events(entity_kind::ticket, id, 1, [&](uint64_t s, std::string_view bytes) {
+    auto ev = decode_event(bytes);
+    REQUIRE(ev.has_value());
+    CHECK(ev->seq == s);
+    CHECK(ev->entity_id == id);
+    m.apply(*ev);
+    seq = s;
+    return true;
+  });
+  if (last)
+    *last = seq;
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("region: list, get, update, withdraw; listing again is a dedup hit") {
+  unit::temp_dir dir;
+  node n{dir.str(), 64, 10s, 1s};
+  auto cmd = unit::make_listing(*n.keys, "alice", 1);
+  auto v = n.ask(cmd);
+  REQUIRE_MESSAGE(v, to_string(code_of(v)));
+  CHECK(v->created);
+  CHECK(v->id == cmd.ticket_id);
+  CHECK(v->version == 1);
+  CHECK(v->seller == "alice");
+  CHECK(v->fields == cmd.fields);
+  CHECK(v->status == static_cast<uint8_t>(ticket_status::listed));
+  CHECK(v->barcode_hash == n.keys->keyed_hash("barcode", cmd.barcode));
+  CHECK(v->created_at_ms > 0);
+  CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 1);
+
+  auto again = n.ask(cmd);
+  REQUIRE(again);
+  CHECK_FALSE(again->created);
+  CHECK(again->id == cmd.ticket_id);
+  CHECK(again->version == 1);
+  CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 1);  // nothing written
+
+  auto g = n.ask(get_ticket{cmd.ticket_id});
+  REQUIRE(g);
+  CHECK_FALSE(g->created);
+  check_same_view(*g, *v);
+
+  auto u = n.ask(update_ticket{cmd.ticket_id, price(25000), unit::as_user("alice")});
+  REQUIRE(u);
+  CHECK_FALSE(u->created);
+  CHECK(u->version == 2);
+  CHECK(u->fields.price_minor == 25000);
+  CHECK(u->updated_at_ms >= v->updated_at_ms);
+  CHECK(n.ask(get_ticket{cmd.ticket_id})->fields.price_minor == 25000);
+
+  // Errors pass through the region unchanged and leave the ticket alone.
+  auto forbidden = n.ask(update_ticket{cmd.ticket_id, price(1), unit::as_user("bob")});
+  CHECK(code_of(forbidden) == errc::forbidden);
+  auto empty = n.ask(update_ticket{cmd.ticket_id, ticket_patch{}, unit::as_user("alice")});
+  CHECK(code_of(empty) == errc::invalid_argument);
+  auto negative = n.ask(update_ticket{cmd.ticket_id, price(-1), unit::as_user("alice")});
+  REQUIRE(code_of(negative) == errc::invalid_argument);
+  CHECK(describe(negative.error()).field == "price_minor");
+
+  auto w = n.ask(withdraw_ticket{cmd.ticket_id, "sold", unit::as_user("alice")});
+  REQUIRE(w);
+  CHECK(w->status == static_cast<uint8_t>(ticket_status::withdrawn));
+  CHECK(w->version == 3);
+  auto w2 = n.ask(withdraw_ticket{cmd.ticket_id, "sold", unit::as_user("alice")});
+  REQUIRE(w2);
+  CHECK(w2->version == 3);  // idempotent: no new event
+  CHECK(code_of(n.ask(update_ticket{cmd.ticket_id, price(5), unit::as_user("alice")}))
+        == errc::invalid_state);
+  CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 3);
+
+  // A forged id never creates anything.
+  auto forged = cmd;
+  forged.ticket_id = persistence::random_id();
+  CHECK(code_of(n.ask(forged)) == errc::invalid_argument);
+  CHECK(n.store->last_seq(entity_kind::ticket, forged.ticket_id) == 0);
+}
+
+TEST_CASE("region: unknown or malformed ids are not_found without starting an entity") {
+  unit::temp_dir dir;
+  node n{dir.str(), 64};
+  auto before = n.stats();
+  auto missing = n.ask(get_ticket{persistence::random_id()});
+  REQUIRE_FALSE(missing);
+  CHECK(describe(missing.error()).code == errc::not_found);
+  CHECK(code_of(n.ask(get_ticket{"not-a-valid-id"})) == errc::not_found);
+  CHECK(code_of(n.ask(get_ticket{""})) == errc::not_found);
+  CHECK(code_of(n.ask(update_ticket{persistence::random_id(), price(1), unit::as_user("a")}))
+        == errc::not_found);
+  CHECK(code_of(n.ask(withdraw_ticket{persistence::random_id(), "", unit::as_user("a")}))
+        == errc::not_found);
+  CHECK(n.stats().started == before.started);
+  // A listing with a malformed id is refused too.
+  auto cmd = unit::make_listing(*n.keys, "alice", 2);
+  cmd.ticket_id = "short";
+  CHECK(code_of(n.ask(cmd)) == errc::not_found);
+}
+
+TEST_CASE("region: passivated entities come back with their latest state") {
+  unit::temp_dir dir;
+  node n{dir.str(), 64};
+  auto cmd = unit::make_listing(*n.keys, "alice", 3);
+  REQUIRE(n.ask(cmd));
+  auto u = n.ask(update_ticket{cmd.ticket_id, price(31000), unit::as_user("alice")});
+  REQUIRE(u);
+  auto started = n.stats().started;
+  CHECK(started >= 1);
+
+  REQUIRE(n.wait_passivated(1));
+  CHECK(n.stats().active_entities == 0);
+  auto g = n.ask(get_ticket{cmd.ticket_id});
+  REQUIRE(g);
+  check_same_view(*g, *u);
+  CHECK(g->fields.price_minor == 31000);
+  CHECK(n.stats().started > started);  // a new actor recovered it from the journal
+
+  // Commands keep working across further passivations; versions continue.
+  REQUIRE(n.wait_passivated(2));
+  auto u2 = n.ask(update_ticket{cmd.ticket_id, price(32000), unit::as_user("alice")});
+  REQUIRE(u2);
+  CHECK(u2->version == 3);
+  REQUIRE(n.wait_passivated(3));
+  auto dup = n.ask(cmd);
+  REQUIRE(dup);
+  CHECK_FALSE(dup->created);  // dedup survives passivation
+  CHECK(dup->version == 3);
+  CHECK(n.stats().restarted_after_failure == 0);
+}
+
+TEST_CASE("region: recovery from snapshot + replay equals a full replay") {
+  unit::temp_dir dir;
+  node n{dir.str(), 3};
+  auto cmd = unit::make_listing(*n.keys, "alice", 4);
+  REQUIRE(n.ask(cmd));
+  ticket_view last;
+  for (int i = 1; i <= 6; ++i) {
+    ticket_patch p = price(20000 + i);
+    if (i == 2) {
+      p.has_venue = true;
+      p.venue = "Stade de France";
+    }
+    if (i == 5) {
+      p.has_event_name = true;
+      p.event_name = "Final (replay)";
+    }
+    auto u = n.ask(update_ticket{cmd.ticket_id, p, unit::as_user("alice")});
+    REQUIRE(u);
+    CHECK(u->version == static_cast<uint64_t>(i + 1));
+    last = *u;
+  }
+  // 7 events, snapshots every 3: the latest snapshot is at seq 6, so recovery
+  // restores it and replays event 7.
+  auto snap = n.store->load_snapshot(entity_kind::ticket, cmd.ticket_id);
+  REQUIRE(snap.has_value());
+  CHECK(snap->seq == 6);
+  CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 7);
+  auto decoded_snap = decode_snapshot(snap->bytes);
+  REQUIRE(decoded_snap.has_value());
+  CHECK(decoded_snap->seq == 6);
+  REQUIRE(std::holds_alternative<ticket_state>(decoded_snap->state));
+  CHECK(std::get<ticket_state>(decoded_snap->state).fields.price_minor == 20005);
+
+  // The entity's own recovery (snapshot + tail) ...
+  actors::entity_core<actors::ticket_model> core;
+  core.env.store = n.store;
+  auto err = core.recover(cmd.ticket_id);
+  REQUIRE_MESSAGE(!err, caf::to_string(err));
+  CHECK(core.seq == 7);
+  CHECK(core.snapshot_seq == 6);
+  // ... equals replaying every event from the start.
+  uint64_t replayed = 0;
+  auto full = full_replay(*n.store, cmd.ticket_id, &replayed);
+  CHECK(replayed == 7);
+  CHECK(core.model.exists);
+  CHECK(core.model.state == full.state);
+  CHECK(core.model.state.fields.price_minor == 20006);
+  CHECK(core.model.state.fields.venue == "Stade de France");
+  CHECK(core.model.state.fields.event_name == "Final (replay)");
+
+  // And the live entity after passivation serves that same view.
+  REQUIRE(n.wait_passivated(1));
+  auto g = n.ask(get_ticket{cmd.ticket_id});
+  REQUIRE(g);
+  check_same_view(*g, last);
+  check_same_view(*g, full.view(7, false));
+}
+
+TEST_CASE("region: an entity with a stale state fails once and reloads from the journal") {
+  unit::temp_dir dir;
+  node n{dir.str(), 64, 10s, 1s};  // no passivation during this test
+  auto cmd = unit::make_listing(*n.keys, "alice", 5);
+  REQUIRE(n.ask(cmd));
+  // Another writer appends behind the entity's back (e.g. a previous
+  // incarnation whose ack got lost): the entity's expected_seq is now stale.
+  event_envelope ev;
+  ev.kind = entity_kind::ticket;
+  ev.entity_id = cmd.ticket_id;
+  ev.seq = 2;
+  ev.timestamp_ms = 1;
+  ev.user_id = "alice";
+  ev.payload = ticket_updated{price(777)};
+  {
+    caf::scoped_actor self{*n.sys};
+    bool acked = false;
+    self->request(n.journal, 5s,
+                  append_events{static_cast<uint8_t>(entity_kind::ticket), cmd.ticket_id, 1,
+                                {encode_event(ev)}, {}, 0, {}})
+      .receive([&](append_ack&) { acked = true; }, [](caf::error&) {});
+    REQUIRE(acked);
+  }
+  auto stale = n.ask(update_ticket{cmd.ticket_id, price(1000), unit::as_user("alice")});
+  CHECK(code_of(stale) == errc::conflict);
+  // The entity reloaded the truth from the journal before its next command
+  // (no restart, so no window in which commands reach a stopped actor).
+  auto g = n.ask(get_ticket{cmd.ticket_id});
+  REQUIRE(g);
+  CHECK(g->fields.price_minor == 777);
+  CHECK(g->version == 2);
+  auto u = n.ask(update_ticket{cmd.ticket_id, price(1000), unit::as_user("alice")});
+  REQUIRE(u);
+  CHECK(u->version == 3);
+  CHECK(n.stats().restarted_after_failure == 0);
+  CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 3);
+}
+
+TEST_CASE("region: a new actor system over the same store sees everything") {
+  unit::temp_dir dir;
+  std::vector<ticket_view> before;
+  list_ticket first;
+  {
+    node n{dir.str(), 3};
+    for (int i = 0; i < 4; ++i) {
+      auto cmd = unit::make_listing(*n.keys, i % 2 ? "bob" : "alice", 10 + i);
+      if (i == 0)
+        first = cmd;
+      auto v = n.ask(cmd);
+      REQUIRE(v);
+      for (int k = 0; k < i + 1; ++k)
+        REQUIRE(n.ask(update_ticket{cmd.ticket_id, price(1000 * (k + 1) + i),
+                                    unit::as_user(cmd.meta.user_id)}));
+      if (i == 3)
+        REQUIRE(n.ask(withdraw_ticket{cmd.ticket_id, "done", unit::as_user("bob")}));
+      auto g = n.ask(get_ticket{cmd.ticket_id});
+      REQUIRE(g);
+      before.push_back(*g);
+    }
+  }  // region, journal, actor system and store are gone: a process restart
+  node n{dir.str(), 3};
+  for (const auto& b : before) {
+    CAPTURE(b.id);
+    auto g = n.ask(get_ticket{b.id});
+    REQUIRE(g);
+    check_same_view(*g, b);
+  }
+  CHECK(before[3].status == static_cast<uint8_t>(ticket_status::withdrawn));
+  CHECK(before[2].version == 4);
+  // Dedup across the restart, and versions continue.
+  auto dup = n.ask(first);
+  REQUIRE(dup);
+  CHECK_FALSE(dup->created);
+  CHECK(dup->id == first.ticket_id);
+  auto u = n.ask(update_ticket{first.ticket_id, price(5), unit::as_user("alice")});
+  REQUIRE(u);
+  CHECK(u->version == before[0].version + 1);
+  CHECK(n.store->next_offset() > 1);
+}
