@@ -12,6 +12,7 @@
 #include <cmath>
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "actors/ticket_model.hpp"
@@ -203,6 +204,7 @@ struct edge::impl {
   edge_deps deps;
   edge_config cfg;
   std::vector<bridge_actor> bridges;
+  std::shared_mutex bridges_mtx;  // shutdown() clears `bridges` while others send
   std::atomic<size_t> next_bridge{0};
   std::atomic<bool> ready{false};
   verified_tokens tokens;
@@ -220,8 +222,12 @@ struct edge::impl {
     return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
   }
 
-  /// Runs `fn(self)` inside a bridge actor.
+  /// Runs `fn(self)` inside a bridge actor; dropped after shutdown (the
+  /// connection it would answer is gone by then).
   void in_bridge(std::function<void(bridge_actor::pointer)> fn) {
+    std::shared_lock<std::shared_mutex> guard{bridges_mtx};
+    if (bridges.empty())
+      return;
     caf::anon_send(pick_bridge(), edge_job{std::move(fn)});
   }
 
@@ -684,6 +690,7 @@ edge::~edge() { shutdown(); }
 void edge::set_ready(bool ready) { impl_->ready = ready; }
 
 void edge::shutdown() {
+  std::unique_lock<std::shared_mutex> guard{impl_->bridges_mtx};
   for (auto& b : impl_->bridges)
     caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
   impl_->bridges.clear();

@@ -156,6 +156,8 @@ void node::stop() {
     d.http_edge->set_ready(false);
   if (d.server)
     d.server->stop();  // no new requests; replies in flight are dropped with their sockets
+  if (d.hasher)
+    d.hasher->shutdown();  // its callbacks call into the edge: finish them first
   if (d.sys) {
     if (d.http_edge)
       d.http_edge->shutdown();
@@ -173,6 +175,9 @@ void node::stop() {
     d.sys->await_all_actors_done();
   }
   d.http_edge.reset();
+  // Dropped hash jobs hold connections of the server's io_context: destroy
+  // them before the server.
+  d.hasher.reset();
   d.server.reset();
   // A detached actor's thread ends only when its last handle is gone.
   d.journal = nullptr;
@@ -182,7 +187,6 @@ void node::stop() {
   d.notifier = nullptr;
   d.sys.reset();
   d.sys_cfg.reset();
-  d.hasher.reset();
   if (d.store)
     d.store->close();
   log::info("node_stopped", {{"data_dir", d.cfg.data_dir}});

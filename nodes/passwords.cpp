@@ -39,7 +39,10 @@ password_hasher::password_hasher(unsigned threads, password_cost cost)
   impl_->dummy = hash_password(std::string(reinterpret_cast<char*>(random), sizeof(random)), cost);
 }
 
-password_hasher::~password_hasher() {
+password_hasher::~password_hasher() { shutdown(); }
+
+void password_hasher::shutdown() {
+  impl_->pool.stop();
   impl_->pool.join();
 }
 

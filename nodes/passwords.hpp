@@ -25,6 +25,10 @@ public:
   password_hasher(unsigned threads, password_cost cost);
   ~password_hasher();
 
+  /// Drops queued work and waits for the running jobs (their callbacks run).
+  /// Call before whatever the callbacks touch goes away. Idempotent.
+  void shutdown();
+
   void hash(std::string password, std::function<void(std::string)> done);
 
   /// Verifies against `phc_hash`; an empty hash verifies against a dummy
