@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -306,6 +307,8 @@ struct http_server::impl {
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   net::signal_set signals{ioc};
+  net::steady_timer accept_backoff{ioc};
+  std::chrono::steady_clock::time_point last_accept_log{};
   std::function<void(int)> on_signal;
   std::vector<std::thread> threads;
   std::mutex mtx;
@@ -323,7 +326,19 @@ struct http_server::impl {
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor.is_open())
           return;
-        log::warn("http_accept_failed", {{"error", ec.message()}});
+        // Out of descriptors (EMFILE/ENFILE) and the like: back off instead
+        // of spinning, and log at most once a second.
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_log >= std::chrono::seconds(1)) {
+          last_accept_log = now;
+          log::warn("http_accept_failed", {{"error", ec.message()}});
+        }
+        accept_backoff.expires_after(std::chrono::milliseconds(50));
+        accept_backoff.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open())
+            do_accept();
+        });
+        return;
       } else {
         if (tls)
           std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(cfg, handler,
@@ -407,6 +422,7 @@ void http_server::stop() {
   net::post(d.ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->accept_backoff.cancel();
     impl_->signals.cancel(ec);
   });
   d.ioc.stop();
