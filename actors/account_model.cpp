@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/model_snapshot.hpp"
 #include "messages/errc.hpp"
 #include "persistence/node_keys.hpp"
 
@@ -33,23 +34,10 @@ void account_model::apply(const event_envelope& ev) {
   }
 }
 
-bool account_model::restore(const snapshot_envelope& snap) {
-  auto* a = std::get_if<account_state>(&snap.state);
-  if (a == nullptr)
-    return false;
-  state = *a;
-  exists = true;
-  return true;
-}
+bool account_model::restore(const snapshot_envelope& snap) { return restore_from(*this, snap); }
 
 snapshot_envelope account_model::snapshot(uint64_t seq, int64_t now_ms) const {
-  snapshot_envelope s;
-  s.kind = kind;
-  s.entity_id = id;
-  s.seq = seq;
-  s.taken_at_ms = now_ms;
-  s.state = state;
-  return s;
+  return snapshot_of(*this, seq, now_ms);
 }
 
 account_view account_model::view(uint64_t version) const {
@@ -128,23 +116,10 @@ void email_index_model::apply(const event_envelope& ev) {
   }
 }
 
-bool email_index_model::restore(const snapshot_envelope& snap) {
-  auto* c = std::get_if<email_claim_state>(&snap.state);
-  if (c == nullptr)
-    return false;
-  state = *c;
-  exists = true;
-  return true;
-}
+bool email_index_model::restore(const snapshot_envelope& snap) { return restore_from(*this, snap); }
 
 snapshot_envelope email_index_model::snapshot(uint64_t seq, int64_t now_ms) const {
-  snapshot_envelope s;
-  s.kind = kind;
-  s.entity_id = id;
-  s.seq = seq;
-  s.taken_at_ms = now_ms;
-  s.state = state;
-  return s;
+  return snapshot_of(*this, seq, now_ms);
 }
 
 caf::expected<std::vector<event_payload>> email_index_model::decide(const claim_email& cmd) const {

@@ -1,5 +1,6 @@
 #include "actors/ticket_model.hpp"
 
+#include "actors/model_snapshot.hpp"
 #include "messages/errc.hpp"
 #include "persistence/node_keys.hpp"
 
@@ -100,23 +101,10 @@ std::vector<std::string> ticket_model::index_writes(const ticket_model& before,
   return out;
 }
 
-bool ticket_model::restore(const snapshot_envelope& snap) {
-  auto* t = std::get_if<ticket_state>(&snap.state);
-  if (t == nullptr)
-    return false;
-  state = *t;
-  exists = true;
-  return true;
-}
+bool ticket_model::restore(const snapshot_envelope& snap) { return restore_from(*this, snap); }
 
 snapshot_envelope ticket_model::snapshot(uint64_t seq, int64_t now_ms) const {
-  snapshot_envelope s;
-  s.kind = kind;
-  s.entity_id = id;
-  s.seq = seq;
-  s.taken_at_ms = now_ms;
-  s.state = state;
-  return s;
+  return snapshot_of(*this, seq, now_ms);
 }
 
 ticket_view ticket_model::view(uint64_t version, bool created) const {
