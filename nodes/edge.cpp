@@ -586,6 +586,9 @@ void get_ws(request_ctx& c) {
     r.headers.emplace_back("Upgrade", "websocket");
     return c.finish(std::move(r));
   }
+  if (c.req.header("sec-websocket-key").empty() || c.req.header("sec-websocket-version") != "13")
+    return c.finish(error_response(400, "bad_websocket_handshake",
+                                   "a WebSocket upgrade needs Sec-WebSocket-Key and version 13"));
   uint64_t since = 0;
   if (auto s = query_param(c.query, "since"); !s.empty()) {
     char* end = nullptr;
