@@ -29,6 +29,24 @@ session_view session_of(const account_model& m, const std::string& family) {
   return v;
 }
 
+/// Start or revoke a session family: persist what the model decides (nothing
+/// for a retry or an already revoked family) and answer with the family.
+template <class Cmd>
+caf::result<session_view> change_session(account_pointer self, const Cmd& cmd) {
+  auto& core = self->state.core;
+  auto d = core.model.decide(cmd);
+  if (!d)
+    return d.error();
+  if (d->empty())
+    return session_of(core.model, cmd.family_id);
+  auto rp = self->make_response_promise<session_view>();
+  persist(self, std::move(*d), cmd.meta, rp,
+          [family = cmd.family_id](const account_model& m, uint64_t) {
+            return session_of(m, family);
+          });
+  return rp;
+}
+
 account_actor::behavior_type account_broken(account_pointer self, caf::error err) {
   return {
     [err](register_account&) -> caf::result<account_view> { return err; },
@@ -73,20 +91,7 @@ account_actor::behavior_type account_entity(account_pointer self, entity_env env
         return make_error(errc::decode_failure, "stored password cannot be opened");
       return credentials{core.model.id, std::move(*hash)};
     },
-    [self](start_session& cmd) -> caf::result<session_view> {
-      auto& core = self->state.core;
-      auto d = core.model.decide(cmd);
-      if (!d)
-        return d.error();
-      if (d->empty())
-        return session_of(core.model, cmd.family_id);
-      auto rp = self->make_response_promise<session_view>();
-      persist(self, std::move(*d), cmd.meta, rp,
-              [family = cmd.family_id](const account_model& m, uint64_t) {
-                return session_of(m, family);
-              });
-      return rp;
-    },
+    [self](start_session& cmd) { return change_session(self, cmd); },
     [self](rotate_session& cmd) -> caf::result<session_view> {
       auto& core = self->state.core;
       auto d = core.model.decide(cmd);
@@ -103,20 +108,7 @@ account_actor::behavior_type account_entity(account_pointer self, entity_env env
               });
       return rp;
     },
-    [self](revoke_session& cmd) -> caf::result<session_view> {
-      auto& core = self->state.core;
-      auto d = core.model.decide(cmd);
-      if (!d)
-        return d.error();
-      if (d->empty())
-        return session_of(core.model, cmd.family_id);
-      auto rp = self->make_response_promise<session_view>();
-      persist(self, std::move(*d), cmd.meta, rp,
-              [family = cmd.family_id](const account_model& m, uint64_t) {
-                return session_of(m, family);
-              });
-      return rp;
-    },
+    [self](revoke_session& cmd) { return change_session(self, cmd); },
     [self](atoms::passivate_atom) { self->quit(); },
   };
 }
