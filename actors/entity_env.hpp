@@ -17,6 +17,8 @@ class node_keys;
 
 namespace tt::actors {
 
+struct settlement_deps;
+
 struct entity_env {
   std::shared_ptr<const persistence::event_store> store;
   journal_actor journal;
@@ -28,6 +30,8 @@ struct entity_env {
   std::chrono::milliseconds append_timeout{10000};
   /// Wall clock in milliseconds since the epoch (replaceable in tests).
   std::function<int64_t()> clock;
+  /// What trade entities talk to (actors/settlement.hpp); null elsewhere.
+  std::shared_ptr<const settlement_deps> settlement;
 
   int64_t now_ms() const;
 };

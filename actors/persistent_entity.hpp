@@ -99,12 +99,16 @@ struct entity_core {
 };
 
 /// Persists `payloads` for the entity behind `self` (whose state has a member
-/// `core` of type entity_core<Model>) and, once durable, delivers
-/// `reply(model, seq)` through `rp`. Must be called from inside a handler of
-/// `self`; blocks further commands of this entity until the journal answers.
-template <class Self, class Reply, class ReplyFn>
-void persist(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
-             caf::typed_response_promise<Reply> rp, ReplyFn reply) {
+/// `core` of type entity_core<Model>) and then calls `done(err)`: with no
+/// error once the events are fsync'd and applied to the state, or with the
+/// journal's error (the state is then reloaded from the journal). Must be
+/// called from inside a handler of `self`; blocks further commands of this
+/// entity until the journal answers. Models may also provide
+/// `timer_writes(before, after)` (flattened name, due_ms pairs) for durable
+/// timers written in the same batch.
+template <class Self, class Done>
+void persist_then(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
+                  Done done) {
   auto& core = self->state.core;
   auto now = core.env.now_ms();
   auto next = core.model;
@@ -120,6 +124,8 @@ void persist(Self* self, std::vector<event_payload> payloads, const request_meta
   }
   if constexpr (requires { core.model.index_writes(core.model, next); })
     cmd.index_writes = core.model.index_writes(core.model, next);
+  if constexpr (requires { core.model.timer_writes(core.model, next); })
+    cmd.timer_writes = core.model.timer_writes(core.model, next);
   uint64_t new_seq = core.seq + evs.size();
   if (new_seq - core.snapshot_seq >= core.env.snapshot_every) {
     cmd.snapshot = encode_snapshot(next.snapshot(new_seq, now));
@@ -128,39 +134,55 @@ void persist(Self* self, std::vector<event_payload> payloads, const request_meta
   bool snap = !cmd.snapshot.empty();
   self->request(core.env.journal, core.env.append_timeout, std::move(cmd))
     .await(
-      [self, rp, reply, next = std::move(next), new_seq, snap](const append_ack&) mutable {
+      [self, done, next = std::move(next), new_seq, snap](const append_ack&) mutable {
         auto& c = self->state.core;
         c.model = std::move(next);
         c.seq = new_seq;
         if (snap)
           c.snapshot_seq = new_seq;
-        // `reply` may return Reply or caf::expected<Reply> (an error that is
-        // decided by the persisted events, e.g. a revoked session).
-        auto r = reply(c.model, c.seq);
-        if constexpr (std::is_same_v<decltype(r), caf::expected<Reply>>) {
-          if (r)
-            rp.deliver(std::move(*r));
-          else
-            rp.deliver(r.error());
-        } else {
-          rp.deliver(std::move(r));
-        }
+        done(caf::error{});
       },
-      [self, rp](caf::error& err) mutable {
+      [self, done](caf::error& err) mutable {
         // The outcome may be unknown (timeout) or our state stale (conflict):
         // reload from the journal, the truth, before the next command. (A
         // timed-out append that lands later makes the next append conflict,
         // which reloads again.) If even that fails, stop; the region restarts
         // the entity on its next command.
-        rp.deliver(err);
         auto& c = self->state.core;
         log::warn("entity_append_failed", {{"kind", to_string(decltype(c.model)::kind)},
                                            {"id", c.model.id},
                                            {"reason", describe(err).message}});
         auto id = c.model.id;  // recover() resets the model
-        if (auto reload = c.recover(id))
+        auto reload = c.recover(id);
+        done(err);
+        if (reload)
           self->quit(reload);
       });
+}
+
+/// Persists `payloads` and, once durable, delivers `reply(model, seq)`
+/// through `rp` (or the journal's error). See persist_then.
+template <class Self, class Reply, class ReplyFn>
+void persist(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
+             caf::typed_response_promise<Reply> rp, ReplyFn reply) {
+  persist_then(self, std::move(payloads), meta, [self, rp, reply](caf::error err) mutable {
+    if (err) {
+      rp.deliver(err);
+      return;
+    }
+    auto& c = self->state.core;
+    // `reply` may return Reply or caf::expected<Reply> (an error that is
+    // decided by the persisted events, e.g. a revoked session).
+    auto r = reply(c.model, c.seq);
+    if constexpr (std::is_same_v<decltype(r), caf::expected<Reply>>) {
+      if (r)
+        rp.deliver(std::move(*r));
+      else
+        rp.deliver(r.error());
+    } else {
+      rp.deliver(std::move(r));
+    }
+  });
 }
 
 } // namespace tt::actors

@@ -3,6 +3,8 @@
 #include "actors/account_entity.hpp"
 #include "actors/region.hpp"
 #include "actors/ticket_entity.hpp"
+#include "actors/trade_entity.hpp"
+#include "actors/wallet_entity.hpp"
 #include "persistence/node_keys.hpp"
 
 namespace tt::actors {
@@ -48,7 +50,35 @@ struct email_index_traits {
   static bool valid_id(std::string_view id) { return persistence::is_valid_id(id); }
 };
 
+struct wallet_traits {
+  using entity_actor = wallet_actor;
+  using region_actor = wallet_region_actor;
+  static constexpr entity_kind kind = entity_kind::wallet;
+  static constexpr const char* name = "wallet";
+  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
+    return spawn_wallet_entity(sys, env, std::move(id));
+  }
+  template <class Cmd>
+  static constexpr bool creates = std::is_same_v<Cmd, wallet_command>;
+  static bool valid_id(std::string_view id) { return persistence::is_valid_id(id); }
+};
+
+struct trade_traits {
+  using entity_actor = trade_actor;
+  using region_actor = trade_region_actor;
+  static constexpr entity_kind kind = entity_kind::trade;
+  static constexpr const char* name = "trade";
+  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
+    return spawn_trade_entity(sys, env, std::move(id));
+  }
+  template <class Cmd>
+  static constexpr bool creates = std::is_same_v<Cmd, propose_trade>;
+  static bool valid_id(std::string_view id) { return persistence::is_valid_id(id); }
+};
+
 using ticket_region = region<ticket_traits>;
+using wallet_region = region<wallet_traits>;
+using trade_region = region<trade_traits>;
 using account_region = region<account_traits>;
 using email_region = region<email_index_traits>;
 
@@ -61,6 +91,7 @@ ticket_region_actor::behavior_type ticket_region_impl(ticket_region::pointer sel
     [self](update_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](withdraw_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](get_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
+    [self](ticket_trade_step& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](atoms::stats_atom) { return ticket_region::stats(self); },
     [self](atoms::sweep_atom) { ticket_region::sweep(self); },
   };
@@ -94,7 +125,41 @@ email_index_region_actor::behavior_type email_region_impl(email_region::pointer 
   };
 }
 
+wallet_region_actor::behavior_type wallet_region_impl(wallet_region::pointer self, entity_env env,
+                                                      region_config cfg,
+                                                      prometheus::Registry* reg) {
+  wallet_region::init(self, std::move(env), cfg, reg);
+  return {
+    [self](wallet_command& c) { return wallet_region::route<wallet_view>(self, c); },
+    [self](get_wallet& c) { return wallet_region::route<wallet_view>(self, c); },
+    [self](atoms::stats_atom) { return wallet_region::stats(self); },
+    [self](atoms::sweep_atom) { wallet_region::sweep(self); },
+  };
+}
+
+trade_region_actor::behavior_type trade_region_impl(trade_region::pointer self, entity_env env,
+                                                    region_config cfg,
+                                                    prometheus::Registry* reg) {
+  trade_region::init(self, std::move(env), cfg, reg);
+  return {
+    [self](propose_trade& c) { return trade_region::route<trade_view>(self, c); },
+    [self](trade_action& c) { return trade_region::route<trade_view>(self, c); },
+    [self](atoms::stats_atom) { return trade_region::stats(self); },
+    [self](atoms::sweep_atom) { trade_region::sweep(self); },
+  };
+}
+
 } // namespace
+
+wallet_region_actor spawn_wallet_region(caf::actor_system& sys, entity_env env,
+                                        const region_config& cfg, prometheus::Registry* metrics) {
+  return sys.spawn(wallet_region_impl, std::move(env), cfg, metrics);
+}
+
+trade_region_actor spawn_trade_region(caf::actor_system& sys, entity_env env,
+                                      const region_config& cfg, prometheus::Registry* metrics) {
+  return sys.spawn(trade_region_impl, std::move(env), cfg, metrics);
+}
 
 ticket_region_actor spawn_ticket_region(caf::actor_system& sys, entity_env env,
                                         const region_config& cfg, prometheus::Registry* metrics) {

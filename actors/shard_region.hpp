@@ -29,4 +29,11 @@ email_index_region_actor spawn_email_index_region(caf::actor_system& sys, entity
                                                   const region_config& cfg,
                                                   prometheus::Registry* metrics);
 
+wallet_region_actor spawn_wallet_region(caf::actor_system& sys, entity_env env,
+                                        const region_config& cfg, prometheus::Registry* metrics);
+
+/// `env.settlement` must be set (the trade saga's dependencies).
+trade_region_actor spawn_trade_region(caf::actor_system& sys, entity_env env,
+                                      const region_config& cfg, prometheus::Registry* metrics);
+
 } // namespace tt::actors

@@ -25,6 +25,7 @@ ticket_actor::behavior_type broken(ticket_pointer self, caf::error err) {
     [fail](update_ticket& x) { return fail(x); },
     [fail](withdraw_ticket& x) { return fail(x); },
     [fail](get_ticket& x) { return fail(x); },
+    [fail](ticket_trade_step& x) { return fail(x); },
     [self](atoms::passivate_atom) { self->quit(); },
   };
 }
@@ -33,7 +34,7 @@ template <class Cmd>
 caf::result<ticket_view> handle(ticket_pointer self, const Cmd& cmd, bool creates) {
   auto& core = self->state.core;
   caf::expected<std::vector<event_payload>> decision = [&] {
-    if constexpr (std::is_same_v<Cmd, list_ticket>)
+    if constexpr (std::is_same_v<Cmd, list_ticket> || std::is_same_v<Cmd, ticket_trade_step>)
       return core.model.decide(cmd, *core.env.keys);
     else
       return core.model.decide(cmd);
@@ -58,6 +59,7 @@ ticket_actor::behavior_type ticket_entity(ticket_pointer self, entity_env env, s
     [self](list_ticket& cmd) { return handle(self, cmd, true); },
     [self](update_ticket& cmd) { return handle(self, cmd, false); },
     [self](withdraw_ticket& cmd) { return handle(self, cmd, false); },
+    [self](ticket_trade_step& cmd) { return handle(self, cmd, false); },
     [self](get_ticket&) -> caf::result<ticket_view> {
       auto& core = self->state.core;
       if (!core.model.exists)

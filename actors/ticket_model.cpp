@@ -72,6 +72,25 @@ void ticket_model::apply(const event_envelope& ev) {
   } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
     s.status = ticket_status::withdrawn;
     s.updated_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<ticket_held>(&ev.payload)) {
+    s.status = ticket_status::held;
+    s.hold_trade_id = x->trade_id;
+    s.updated_at_ms = ev.timestamp_ms;
+  } else if (std::get_if<ticket_released>(&ev.payload)) {
+    s.status = ticket_status::listed;
+    s.hold_trade_id.clear();
+    s.updated_at_ms = ev.timestamp_ms;
+  } else if (std::get_if<ticket_deposited>(&ev.payload)) {
+    s.status = ticket_status::in_escrow;
+    s.updated_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<ticket_transferred>(&ev.payload)) {
+    // The new owner holds it, listed for further trades, like the
+    // PostgreSQL anchor; the barcode travels with it.
+    s.seller = x->to_owner;
+    s.status = ticket_status::listed;
+    s.hold_trade_id.clear();
+    s.last_transfer_ref = x->trade_id;
+    s.updated_at_ms = ev.timestamp_ms;
   }
   // Unknown payloads (a newer build's) and other kinds' payloads are ignored.
 }
@@ -173,6 +192,64 @@ caf::expected<std::vector<event_payload>> ticket_model::decide(const withdraw_ti
     return make_error(errc::invalid_state,
                       std::string{"ticket is "} + to_string(state.status) + ", cannot withdraw");
   return std::vector<event_payload>{ticket_withdrawn{cmd.reason}};
+}
+
+caf::expected<std::vector<event_payload>>
+ticket_model::decide(const ticket_trade_step& cmd, const persistence::node_keys& keys) const {
+  using out = std::vector<event_payload>;
+  if (!exists)
+    return make_error(errc::not_found, "no such ticket", "ticket_id");
+  if (cmd.trade_id.empty())
+    return make_error(errc::invalid_argument, "trade id is required", "trade_id");
+  const auto& s = state;
+  bool mine = s.hold_trade_id == cmd.trade_id;
+  auto status_error = [&](const char* what) {
+    return make_error(errc::invalid_state, std::string{"ticket is "} + to_string(s.status)
+                                             + (s.hold_trade_id.empty() ? "" : " by another trade")
+                                             + ", cannot " + what);
+  };
+  switch (static_cast<ticket_step>(cmd.step)) {
+    case ticket_step::hold:
+      if (mine)
+        return out{};  // held (or deposited) by this trade already
+      if (s.last_transfer_ref == cmd.trade_id)
+        return make_error(errc::invalid_state, "this trade already moved the ticket");
+      if (s.seller != cmd.owner)
+        return make_error(errc::forbidden, "the ticket belongs to someone else", "ticket_id");
+      if (s.status != ticket_status::listed)
+        return status_error("hold");
+      return out{ticket_held{cmd.trade_id, cmd.owner}};
+    case ticket_step::release:
+      if (!mine)
+        return out{};  // not ours (never held, released, or moved): nothing to do
+      return out{ticket_released{cmd.trade_id}};
+    case ticket_step::deposit:
+      if (!mine)
+        return status_error("deposit into this trade");
+      if (keys.keyed_hash("barcode", cmd.barcode) != s.barcode_hash)
+        return make_error(errc::invalid_argument, "the barcode does not match the listed ticket",
+                          "barcode");
+      if (s.status == ticket_status::in_escrow)
+        return out{};
+      return out{ticket_deposited{cmd.trade_id}};
+    case ticket_step::transfer:
+      if (s.last_transfer_ref == cmd.trade_id && s.seller == cmd.to)
+        return out{};  // done already
+      if (cmd.to.empty())
+        return make_error(errc::invalid_argument, "the new owner is required", "to");
+      if (mine)
+        return out{ticket_transferred{cmd.trade_id, s.seller, cmd.to}};
+      // A direct transfer (not part of a trade) by the owner of a listed ticket.
+      if (!s.hold_trade_id.empty() || s.status != ticket_status::listed)
+        return status_error("transfer");
+      if (s.seller != cmd.owner)
+        return make_error(errc::forbidden, "only the owner may transfer this ticket");
+      if (cmd.to == s.seller)
+        return make_error(errc::invalid_argument, "the ticket already belongs to this account",
+                          "to_account_id");
+      return out{ticket_transferred{cmd.trade_id, s.seller, cmd.to}};
+  }
+  return make_error(errc::invalid_argument, "unknown ticket step", "step");
 }
 
 } // namespace tt::actors

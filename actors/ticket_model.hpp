@@ -10,6 +10,7 @@
 #include "caf/error.hpp"
 #include "caf/expected.hpp"
 #include "messages/events.hpp"
+#include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
 
 namespace tt::persistence {
@@ -46,6 +47,10 @@ struct ticket_model {
                                                    const persistence::node_keys& keys) const;
   caf::expected<std::vector<event_payload>> decide(const update_ticket& cmd) const;
   caf::expected<std::vector<event_payload>> decide(const withdraw_ticket& cmd) const;
+  /// Trade steps (hold, release, deposit, transfer); idempotent per trade id:
+  /// repeating a step that already happened for that trade decides nothing.
+  caf::expected<std::vector<event_payload>> decide(const ticket_trade_step& cmd,
+                                                   const persistence::node_keys& keys) const;
 };
 
 /// "owner\0<account>\0" — the prefix of an account's tickets in the index.

@@ -18,6 +18,7 @@ enum class entity_kind : uint8_t {
   trade = 3,
   escrow = 4,
   email_index = 5,
+  wallet = 6,
 };
 
 const char* to_string(entity_kind k);

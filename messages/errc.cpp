@@ -16,6 +16,8 @@ const char* to_string(errc x) {
     case errc::decode_failure: return "decode_failure";
     case errc::unavailable: return "unavailable";
     case errc::timeout: return "timeout";
+    case errc::insufficient_funds: return "insufficient_funds";
+    case errc::idempotency_mismatch: return "idempotency_mismatch";
   }
   return "unknown";
 }

@@ -23,6 +23,8 @@ enum class errc : uint8_t {
   decode_failure,     // stored or received bytes do not decode (edge: 500)
   unavailable,        // shard not served here / shutting down (edge: 503)
   timeout,            // a request timed out (edge: 504)
+  insufficient_funds,    // a wallet cannot cover the amount (edge: 422)
+  idempotency_mismatch,  // a reused idempotency key with a different body (edge: 422)
 };
 
 /// The CAF error category atom for `errc`.

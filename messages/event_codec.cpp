@@ -62,6 +62,48 @@ ticket_fields read_fields(schema::TicketFields::Reader r) {
   return f;
 }
 
+template <class List>
+void write_list(List l, const std::vector<std::string>& v) {
+  for (unsigned i = 0; i < v.size(); ++i)
+    l.set(i, text(v[i]));
+}
+
+template <class Reader>
+std::vector<std::string> read_list(Reader r) {
+  std::vector<std::string> out;
+  out.reserve(r.size());
+  for (auto x : r)
+    out.push_back(str(x));
+  return out;
+}
+
+template <class B>
+void write_postings(B b, const std::vector<posting>& ps) {
+  auto l = b.initPostings(static_cast<unsigned>(ps.size()));
+  for (unsigned i = 0; i < ps.size(); ++i) {
+    l[i].setFrom(static_cast<schema::LedgerAccount>(ps[i].from));
+    l[i].setTo(static_cast<schema::LedgerAccount>(ps[i].to));
+    l[i].setAmountMinor(ps[i].amount_minor);
+  }
+}
+
+ledger_account read_account(schema::LedgerAccount a) {
+  auto v = static_cast<uint16_t>(a);
+  return v < ledger_account_count ? static_cast<ledger_account>(v) : ledger_account::external;
+}
+
+trade_status read_status(schema::TradeStatus s) {
+  auto v = static_cast<uint16_t>(s);
+  return v <= static_cast<uint16_t>(trade_status::refunded) ? static_cast<trade_status>(v)
+                                                             : trade_status::rejected;
+}
+
+wallet_op read_op(schema::WalletOp o) {
+  auto v = static_cast<uint16_t>(o);
+  return v <= static_cast<uint16_t>(wallet_op::payout) ? static_cast<wallet_op>(v)
+                                                        : wallet_op::deposit;
+}
+
 std::string to_bytes(capnp::MallocMessageBuilder& mb) {
   auto words = capnp::messageToFlatArray(mb);
   auto bytes = words.asBytes();
@@ -100,6 +142,7 @@ const char* to_string(entity_kind k) {
     case entity_kind::trade: return "trade";
     case entity_kind::escrow: return "escrow";
     case entity_kind::email_index: return "email_index";
+    case entity_kind::wallet: return "wallet";
     default: return "unknown";
   }
 }
@@ -115,8 +158,72 @@ const char* event_type_name(const event_payload& p) {
     const char* operator()(const session_rotated&) const { return "session_rotated"; }
     const char* operator()(const session_revoked&) const { return "session_revoked"; }
     const char* operator()(const email_claimed&) const { return "email_claimed"; }
+    const char* operator()(const ticket_held&) const { return "ticket_held"; }
+    const char* operator()(const ticket_released&) const { return "ticket_released"; }
+    const char* operator()(const ticket_deposited&) const { return "ticket_deposited"; }
+    const char* operator()(const ticket_transferred&) const { return "ticket_transferred"; }
+    const char* operator()(const wallet_posted&) const { return "wallet_posted"; }
+    const char* operator()(const trade_proposed&) const { return "trade_proposed"; }
+    const char* operator()(const trade_status_changed&) const { return "trade_status_changed"; }
+    const char* operator()(const trade_cash_added&) const { return "trade_cash_added"; }
+    const char* operator()(const trade_deposit&) const { return "trade_deposit"; }
+    const char* operator()(const trade_disputed&) const { return "trade_disputed"; }
   };
   return std::visit(visitor{}, p);
+}
+
+const char* to_string(ledger_account a) {
+  switch (a) {
+    case ledger_account::external: return "external";
+    case ledger_account::user_available: return "user_available";
+    case ledger_account::user_held: return "user_held";
+    case ledger_account::platform_escrow: return "platform_escrow";
+    case ledger_account::platform_fees: return "platform_fees";
+  }
+  return "unknown";
+}
+
+const char* to_string(wallet_op op) {
+  switch (op) {
+    case wallet_op::deposit: return "deposit";
+    case wallet_op::withdrawal: return "withdrawal";
+    case wallet_op::hold: return "hold";
+    case wallet_op::release: return "release";
+    case wallet_op::capture: return "capture";
+    case wallet_op::payout: return "payout";
+  }
+  return "unknown";
+}
+
+const char* to_string(trade_status s) {
+  switch (s) {
+    case trade_status::proposing: return "proposing";
+    case trade_status::proposed: return "proposed";
+    case trade_status::accepted: return "accepted";
+    case trade_status::in_escrow: return "in_escrow";
+    case trade_status::transferring: return "transferring";
+    case trade_status::completed: return "completed";
+    case trade_status::releasing: return "releasing";
+    case trade_status::declined: return "declined";
+    case trade_status::cancelled: return "cancelled";
+    case trade_status::expired: return "expired";
+    case trade_status::rejected: return "rejected";
+    case trade_status::disputed: return "disputed";
+    case trade_status::refunded: return "refunded";
+  }
+  return "unknown";
+}
+
+bool is_final(trade_status s) {
+  switch (s) {
+    case trade_status::completed:
+    case trade_status::declined:
+    case trade_status::cancelled:
+    case trade_status::expired:
+    case trade_status::rejected:
+    case trade_status::refunded: return true;
+    default: return false;
+  }
 }
 
 std::string encode_event(const event_envelope& e) {
@@ -186,6 +293,66 @@ std::string encode_event(const event_envelope& e) {
     }
     void operator()(const email_claimed& x) {
       b.initEmailClaimed().setAccountId(text(x.account_id));
+    }
+    void operator()(const ticket_held& x) {
+      auto t = b.initTicketHeld();
+      t.setTradeId(text(x.trade_id));
+      t.setOwner(text(x.owner));
+    }
+    void operator()(const ticket_released& x) {
+      b.initTicketReleased().setTradeId(text(x.trade_id));
+    }
+    void operator()(const ticket_deposited& x) {
+      b.initTicketDeposited().setTradeId(text(x.trade_id));
+    }
+    void operator()(const ticket_transferred& x) {
+      auto t = b.initTicketTransferred();
+      t.setTradeId(text(x.trade_id));
+      t.setFromOwner(text(x.from_owner));
+      t.setToOwner(text(x.to_owner));
+    }
+    void operator()(const wallet_posted& x) {
+      auto t = b.initWalletPosted();
+      t.setOp(static_cast<schema::WalletOp>(x.op));
+      t.setRef(text(x.ref));
+      t.setCurrency(text(x.currency));
+      t.setAmountMinor(x.amount_minor);
+      t.setRequestHash(text(x.request_hash));
+      write_postings(t, x.postings);
+      t.setCounterparty(text(x.counterparty));
+    }
+    void operator()(const trade_proposed& x) {
+      auto t = b.initTradeProposed();
+      t.setProposer(text(x.proposer));
+      t.setCounterparty(text(x.counterparty));
+      write_list(t.initGive(static_cast<unsigned>(x.give.size())), x.give);
+      write_list(t.initTake(static_cast<unsigned>(x.take.size())), x.take);
+      t.setProposerPaysMinor(x.proposer_pays_minor);
+      t.setCounterpartyPaysMinor(x.counterparty_pays_minor);
+      t.setCurrency(text(x.currency));
+      t.setExpiresAtMs(x.expires_at_ms);
+      t.setRequestHash(text(x.request_hash));
+      t.setFeeBps(x.fee_bps);
+    }
+    void operator()(const trade_status_changed& x) {
+      auto t = b.initTradeStatusChanged();
+      t.setStatus(static_cast<schema::TradeStatus>(x.status));
+      t.setTarget(static_cast<schema::TradeStatus>(x.target));
+      t.setReason(text(x.reason));
+      write_list(t.initParties(static_cast<unsigned>(x.parties.size())), x.parties);
+    }
+    void operator()(const trade_cash_added& x) {
+      auto t = b.initTradeCashAdded();
+      t.setParty(text(x.party));
+      t.setAmountMinor(x.amount_minor);
+    }
+    void operator()(const trade_deposit& x) {
+      b.initTradeDeposit().setTicketId(text(x.ticket_id));
+    }
+    void operator()(const trade_disputed& x) {
+      auto t = b.initTradeDisputed();
+      t.setBy(text(x.by));
+      t.setReason(text(x.reason));
     }
   };
   std::visit(visitor{payload}, e.payload);
@@ -272,6 +439,73 @@ std::optional<event_envelope> decode_event(std::string_view bytes, std::string* 
       case schema::Event::Payload::EMAIL_CLAIMED:
         e.payload = email_claimed{str(p.getEmailClaimed().getAccountId())};
         break;
+      case schema::Event::Payload::TICKET_HELD: {
+        auto t = p.getTicketHeld();
+        e.payload = ticket_held{str(t.getTradeId()), str(t.getOwner())};
+        break;
+      }
+      case schema::Event::Payload::TICKET_RELEASED:
+        e.payload = ticket_released{str(p.getTicketReleased().getTradeId())};
+        break;
+      case schema::Event::Payload::TICKET_DEPOSITED:
+        e.payload = ticket_deposited{str(p.getTicketDeposited().getTradeId())};
+        break;
+      case schema::Event::Payload::TICKET_TRANSFERRED: {
+        auto t = p.getTicketTransferred();
+        e.payload = ticket_transferred{str(t.getTradeId()), str(t.getFromOwner()),
+                                       str(t.getToOwner())};
+        break;
+      }
+      case schema::Event::Payload::WALLET_POSTED: {
+        auto t = p.getWalletPosted();
+        wallet_posted x;
+        x.op = read_op(t.getOp());
+        x.ref = str(t.getRef());
+        x.currency = str(t.getCurrency());
+        x.amount_minor = t.getAmountMinor();
+        x.request_hash = str(t.getRequestHash());
+        for (auto ps : t.getPostings())
+          x.postings.push_back(
+            posting{read_account(ps.getFrom()), read_account(ps.getTo()), ps.getAmountMinor()});
+        x.counterparty = str(t.getCounterparty());
+        e.payload = std::move(x);
+        break;
+      }
+      case schema::Event::Payload::TRADE_PROPOSED: {
+        auto t = p.getTradeProposed();
+        trade_proposed x;
+        x.proposer = str(t.getProposer());
+        x.counterparty = str(t.getCounterparty());
+        x.give = read_list(t.getGive());
+        x.take = read_list(t.getTake());
+        x.proposer_pays_minor = t.getProposerPaysMinor();
+        x.counterparty_pays_minor = t.getCounterpartyPaysMinor();
+        x.currency = str(t.getCurrency());
+        x.expires_at_ms = t.getExpiresAtMs();
+        x.request_hash = str(t.getRequestHash());
+        x.fee_bps = t.getFeeBps();
+        e.payload = std::move(x);
+        break;
+      }
+      case schema::Event::Payload::TRADE_STATUS_CHANGED: {
+        auto t = p.getTradeStatusChanged();
+        e.payload = trade_status_changed{read_status(t.getStatus()), read_status(t.getTarget()),
+                                         str(t.getReason()), read_list(t.getParties())};
+        break;
+      }
+      case schema::Event::Payload::TRADE_CASH_ADDED: {
+        auto t = p.getTradeCashAdded();
+        e.payload = trade_cash_added{str(t.getParty()), t.getAmountMinor()};
+        break;
+      }
+      case schema::Event::Payload::TRADE_DEPOSIT:
+        e.payload = trade_deposit{str(p.getTradeDeposit().getTicketId())};
+        break;
+      case schema::Event::Payload::TRADE_DISPUTED: {
+        auto t = p.getTradeDisputed();
+        e.payload = trade_disputed{str(t.getBy()), str(t.getReason())};
+        break;
+      }
       default:
         e.payload = unknown_payload{static_cast<uint16_t>(p.which())};
     }
@@ -304,6 +538,51 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setDedupHash(text(t->dedup_hash));
     b.setCreatedAtMs(t->created_at_ms);
     b.setUpdatedAtMs(t->updated_at_ms);
+    b.setHoldTradeId(text(t->hold_trade_id));
+    b.setLastTransferRef(text(t->last_transfer_ref));
+  } else if (auto* w = std::get_if<wallet_state>(&s.state)) {
+    auto b = st.initWallet();
+    b.setCurrency(text(w->currency));
+    b.setAvailableMinor(w->available_minor);
+    b.setHeldMinor(w->held_minor);
+    auto hl = b.initHolds(static_cast<unsigned>(w->holds.size()));
+    for (unsigned i = 0; i < w->holds.size(); ++i) {
+      hl[i].setRef(text(w->holds[i].ref));
+      hl[i].setAmountMinor(w->holds[i].amount_minor);
+    }
+    auto rl = b.initRefs(static_cast<unsigned>(w->refs.size()));
+    for (unsigned i = 0; i < w->refs.size(); ++i) {
+      const auto& r = w->refs[i];
+      rl[i].setRef(text(r.ref));
+      rl[i].setOp(static_cast<schema::WalletOp>(r.op));
+      rl[i].setAmountMinor(r.amount_minor);
+      rl[i].setRequestHash(text(r.request_hash));
+      rl[i].setAvailableAfter(r.available_after);
+      rl[i].setHeldAfter(r.held_after);
+      rl[i].setAtMs(r.at_ms);
+    }
+    b.setCreatedAtMs(w->created_at_ms);
+    b.setUpdatedAtMs(w->updated_at_ms);
+  } else if (auto* tr = std::get_if<trade_state>(&s.state)) {
+    auto b = st.initTrade();
+    b.setProposer(text(tr->proposer));
+    b.setCounterparty(text(tr->counterparty));
+    write_list(b.initGive(static_cast<unsigned>(tr->give.size())), tr->give);
+    write_list(b.initTake(static_cast<unsigned>(tr->take.size())), tr->take);
+    b.setProposerPaysMinor(tr->proposer_pays_minor);
+    b.setCounterpartyPaysMinor(tr->counterparty_pays_minor);
+    b.setCurrency(text(tr->currency));
+    b.setExpiresAtMs(tr->expires_at_ms);
+    b.setRequestHash(text(tr->request_hash));
+    b.setFeeBps(tr->fee_bps);
+    b.setStatus(static_cast<schema::TradeStatus>(tr->status));
+    b.setTarget(static_cast<schema::TradeStatus>(tr->target));
+    b.setReason(text(tr->reason));
+    write_list(b.initDeposited(static_cast<unsigned>(tr->deposited.size())), tr->deposited);
+    b.setCreatedAtMs(tr->created_at_ms);
+    b.setUpdatedAtMs(tr->updated_at_ms);
+    b.setDisputeReason(text(tr->dispute_reason));
+    b.setDisputedBy(text(tr->disputed_by));
   } else if (auto* a = std::get_if<account_state>(&s.state)) {
     auto b = st.initAccount();
     b.setEmail(text(a->email));
@@ -356,6 +635,45 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.dedup_hash = str(r.getDedupHash());
       t.created_at_ms = r.getCreatedAtMs();
       t.updated_at_ms = r.getUpdatedAtMs();
+      t.hold_trade_id = str(r.getHoldTradeId());
+      t.last_transfer_ref = str(r.getLastTransferRef());
+      s.state = std::move(t);
+    } else if (st.which() == schema::Snapshot::State::WALLET) {
+      auto r = st.getWallet();
+      wallet_state w;
+      w.currency = str(r.getCurrency());
+      w.available_minor = r.getAvailableMinor();
+      w.held_minor = r.getHeldMinor();
+      for (auto h : r.getHolds())
+        w.holds.push_back(wallet_hold{str(h.getRef()), h.getAmountMinor()});
+      for (auto x : r.getRefs())
+        w.refs.push_back(wallet_ref{str(x.getRef()), read_op(x.getOp()), x.getAmountMinor(),
+                                    str(x.getRequestHash()), x.getAvailableAfter(),
+                                    x.getHeldAfter(), x.getAtMs()});
+      w.created_at_ms = r.getCreatedAtMs();
+      w.updated_at_ms = r.getUpdatedAtMs();
+      s.state = std::move(w);
+    } else if (st.which() == schema::Snapshot::State::TRADE) {
+      auto r = st.getTrade();
+      trade_state t;
+      t.proposer = str(r.getProposer());
+      t.counterparty = str(r.getCounterparty());
+      t.give = read_list(r.getGive());
+      t.take = read_list(r.getTake());
+      t.proposer_pays_minor = r.getProposerPaysMinor();
+      t.counterparty_pays_minor = r.getCounterpartyPaysMinor();
+      t.currency = str(r.getCurrency());
+      t.expires_at_ms = r.getExpiresAtMs();
+      t.request_hash = str(r.getRequestHash());
+      t.fee_bps = r.getFeeBps();
+      t.status = read_status(r.getStatus());
+      t.target = read_status(r.getTarget());
+      t.reason = str(r.getReason());
+      t.deposited = read_list(r.getDeposited());
+      t.created_at_ms = r.getCreatedAtMs();
+      t.updated_at_ms = r.getUpdatedAtMs();
+      t.dispute_reason = str(r.getDisputeReason());
+      t.disputed_by = str(r.getDisputedBy());
       s.state = std::move(t);
     } else if (st.which() == schema::Snapshot::State::ACCOUNT) {
       auto r = st.getAccount();

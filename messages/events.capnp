@@ -16,6 +16,7 @@ enum EntityKind {
   trade @3;
   escrow @4;
   emailIndex @5;
+  wallet @6;
 }
 
 enum Platform {
@@ -119,6 +120,122 @@ struct EmailClaimed {
   accountId @0 :Text;
 }
 
+# -- settlement (schema v2 additions; v1 bytes decode unchanged) ------------
+
+# A trade put the ticket on hold (it may be in at most one open trade).
+struct TicketHeld {
+  tradeId @0 :Text;
+  owner @1 :Text;
+}
+
+# The trade that held the ticket let it go (listed again).
+struct TicketReleased {
+  tradeId @0 :Text;
+}
+
+# The owner uploaded the barcode into the trade's escrow and it matched.
+struct TicketDeposited {
+  tradeId @0 :Text;
+}
+
+# Ownership moved (a completed trade or a direct transfer, `tradeId` names it).
+struct TicketTransferred {
+  tradeId @0 :Text;
+  fromOwner @1 :Text;
+  toOwner @2 :Text;
+}
+
+# Double-entry: money moves from one ledger account to another. The user
+# accounts are those of the wallet's owner; the platform and external
+# accounts are global. Every posting balances by construction.
+enum LedgerAccount {
+  external @0;
+  userAvailable @1;
+  userHeld @2;
+  platformEscrow @3;
+  platformFees @4;
+}
+
+struct Posting {
+  from @0 :LedgerAccount;
+  to @1 :LedgerAccount;
+  amountMinor @2 :Int64;
+}
+
+enum WalletOp {
+  deposit @0;
+  withdrawal @1;
+  hold @2;
+  release @3;
+  capture @4;
+  payout @5;
+}
+
+# One wallet operation and the postings it made. `ref` is its idempotency key
+# (the client's Idempotency-Key, or the payment intent id of a trade).
+struct WalletPosted {
+  op @0 :WalletOp;
+  ref @1 :Text;
+  currency @2 :Text;
+  amountMinor @3 :Int64;
+  requestHash @4 :Text;
+  postings @5 :List(Posting);
+  counterparty @6 :Text;
+}
+
+enum TradeStatus {
+  proposing @0;
+  proposed @1;
+  accepted @2;
+  inEscrow @3;
+  transferring @4;
+  completed @5;
+  releasing @6;
+  declined @7;
+  cancelled @8;
+  expired @9;
+  rejected @10;
+  disputed @11;
+  refunded @12;
+}
+
+# The trade saga began: holds of the proposer's side are being placed.
+struct TradeProposed {
+  proposer @0 :Text;
+  counterparty @1 :Text;
+  give @2 :List(Text);
+  take @3 :List(Text);
+  proposerPaysMinor @4 :Int64;
+  counterpartyPaysMinor @5 :Int64;
+  currency @6 :Text;
+  expiresAtMs @7 :Int64;
+  requestHash @8 :Text;
+  feeBps @9 :UInt32;
+}
+
+# The saga moved; `target` is the final status a `releasing` trade ends in.
+struct TradeStatusChanged {
+  status @0 :TradeStatus;
+  target @1 :TradeStatus;
+  reason @2 :Text;
+  parties @3 :List(Text);  # proposer, counterparty: who is told about it
+}
+
+struct TradeCashAdded {
+  party @0 :Text;
+  amountMinor @1 :Int64;
+}
+
+# A ticket of the trade is in escrow (its barcode matched).
+struct TradeDeposit {
+  ticketId @0 :Text;
+}
+
+struct TradeDisputed {
+  by @0 :Text;
+  reason @1 :Text;
+}
+
 struct Event {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -139,6 +256,16 @@ struct Event {
     sessionRotated @15 :SessionRotated;
     sessionRevoked @16 :SessionRevoked;
     emailClaimed @17 :EmailClaimed;
+    ticketHeld @18 :TicketHeld;
+    ticketReleased @19 :TicketReleased;
+    ticketDeposited @20 :TicketDeposited;
+    ticketTransferred @21 :TicketTransferred;
+    walletPosted @22 :WalletPosted;
+    tradeProposed @23 :TradeProposed;
+    tradeStatusChanged @24 :TradeStatusChanged;
+    tradeCashAdded @25 :TradeCashAdded;
+    tradeDeposit @26 :TradeDeposit;
+    tradeDisputed @27 :TradeDisputed;
   }
 }
 
@@ -152,6 +279,8 @@ struct TicketState {
   dedupHash @5 :Text;
   createdAtMs @6 :Int64;
   updatedAtMs @7 :Int64;
+  holdTradeId @8 :Text;     # the open trade holding it; empty if none
+  lastTransferRef @9 :Text; # the trade/transfer that last moved it
 }
 
 struct Session {
@@ -175,6 +304,53 @@ struct EmailClaimState {
   claimedAtMs @1 :Int64;
 }
 
+struct WalletHold {
+  ref @0 :Text;
+  amountMinor @1 :Int64;
+}
+
+# What an idempotency key (or intent ref) did; replays answer from here.
+struct WalletRef {
+  ref @0 :Text;
+  op @1 :WalletOp;
+  amountMinor @2 :Int64;
+  requestHash @3 :Text;
+  availableAfter @4 :Int64;
+  heldAfter @5 :Int64;
+  atMs @6 :Int64;
+}
+
+struct WalletState {
+  currency @0 :Text;
+  availableMinor @1 :Int64;
+  heldMinor @2 :Int64;
+  holds @3 :List(WalletHold);
+  refs @4 :List(WalletRef);
+  createdAtMs @5 :Int64;
+  updatedAtMs @6 :Int64;
+}
+
+struct TradeState {
+  proposer @0 :Text;
+  counterparty @1 :Text;
+  give @2 :List(Text);
+  take @3 :List(Text);
+  proposerPaysMinor @4 :Int64;
+  counterpartyPaysMinor @5 :Int64;
+  currency @6 :Text;
+  expiresAtMs @7 :Int64;
+  requestHash @8 :Text;
+  feeBps @9 :UInt32;
+  status @10 :TradeStatus;
+  target @11 :TradeStatus;
+  reason @12 :Text;
+  deposited @13 :List(Text);
+  createdAtMs @14 :Int64;
+  updatedAtMs @15 :Int64;
+  disputeReason @16 :Text;
+  disputedBy @17 :Text;
+}
+
 struct Snapshot {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -186,5 +362,7 @@ struct Snapshot {
     ticket @6 :TicketState;
     account @7 :AccountState;
     emailClaim @8 :EmailClaimState;
+    wallet @9 :WalletState;
+    trade @10 :TradeState;
   }
 }

@@ -15,7 +15,9 @@
 
 namespace tt {
 
-constexpr uint16_t event_schema_version = 1;
+/// 1: tickets and identity; 2: settlement (tickets held/deposited/transferred,
+/// wallets, trades). Readers accept every earlier version.
+constexpr uint16_t event_schema_version = 2;
 
 struct ticket_listed {
   ticket_fields fields;
@@ -74,6 +76,120 @@ struct email_claimed {
   friend bool operator==(const email_claimed&, const email_claimed&) = default;
 };
 
+struct ticket_held {
+  std::string trade_id;
+  std::string owner;
+  friend bool operator==(const ticket_held&, const ticket_held&) = default;
+};
+
+struct ticket_released {
+  std::string trade_id;
+  friend bool operator==(const ticket_released&, const ticket_released&) = default;
+};
+
+struct ticket_deposited {
+  std::string trade_id;
+  friend bool operator==(const ticket_deposited&, const ticket_deposited&) = default;
+};
+
+struct ticket_transferred {
+  std::string trade_id;
+  std::string from_owner;
+  std::string to_owner;
+  friend bool operator==(const ticket_transferred&, const ticket_transferred&) = default;
+};
+
+/// Ledger accounts (events.capnp LedgerAccount). The user accounts belong to
+/// the wallet that wrote the posting.
+enum class ledger_account : uint8_t {
+  external = 0,
+  user_available = 1,
+  user_held = 2,
+  platform_escrow = 3,
+  platform_fees = 4,
+};
+const char* to_string(ledger_account a);
+constexpr size_t ledger_account_count = 5;
+
+struct posting {
+  ledger_account from = ledger_account::external;
+  ledger_account to = ledger_account::external;
+  int64_t amount_minor = 0;
+  friend bool operator==(const posting&, const posting&) = default;
+};
+
+enum class wallet_op : uint8_t { deposit = 0, withdrawal = 1, hold = 2, release = 3, capture = 4, payout = 5 };
+const char* to_string(wallet_op op);
+
+struct wallet_posted {
+  wallet_op op = wallet_op::deposit;
+  std::string ref;
+  std::string currency;
+  int64_t amount_minor = 0;
+  std::string request_hash;
+  std::vector<posting> postings;
+  std::string counterparty;
+  friend bool operator==(const wallet_posted&, const wallet_posted&) = default;
+};
+
+enum class trade_status : uint8_t {
+  proposing = 0,
+  proposed = 1,
+  accepted = 2,
+  in_escrow = 3,
+  transferring = 4,
+  completed = 5,
+  releasing = 6,
+  declined = 7,
+  cancelled = 8,
+  expired = 9,
+  rejected = 10,
+  disputed = 11,
+  refunded = 12,
+};
+const char* to_string(trade_status s);
+/// Final statuses: nothing more happens to the trade.
+bool is_final(trade_status s);
+
+struct trade_proposed {
+  std::string proposer;
+  std::string counterparty;
+  std::vector<std::string> give;
+  std::vector<std::string> take;
+  int64_t proposer_pays_minor = 0;
+  int64_t counterparty_pays_minor = 0;
+  std::string currency;
+  int64_t expires_at_ms = 0;
+  std::string request_hash;
+  uint32_t fee_bps = 0;
+  friend bool operator==(const trade_proposed&, const trade_proposed&) = default;
+};
+
+struct trade_status_changed {
+  trade_status status = trade_status::proposing;
+  trade_status target = trade_status::proposing;
+  std::string reason;
+  std::vector<std::string> parties;
+  friend bool operator==(const trade_status_changed&, const trade_status_changed&) = default;
+};
+
+struct trade_cash_added {
+  std::string party;
+  int64_t amount_minor = 0;
+  friend bool operator==(const trade_cash_added&, const trade_cash_added&) = default;
+};
+
+struct trade_deposit {
+  std::string ticket_id;
+  friend bool operator==(const trade_deposit&, const trade_deposit&) = default;
+};
+
+struct trade_disputed {
+  std::string by;
+  std::string reason;
+  friend bool operator==(const trade_disputed&, const trade_disputed&) = default;
+};
+
 /// A payload this build does not know (written by a newer schema).
 struct unknown_payload {
   uint16_t which = 0;
@@ -84,7 +200,9 @@ struct unknown_payload {
 using event_payload
   = std::variant<unknown_payload, ticket_listed, ticket_updated, ticket_withdrawn,
                  account_registered, session_started, session_rotated, session_revoked,
-                 email_claimed>;
+                 email_claimed, ticket_held, ticket_released, ticket_deposited,
+                 ticket_transferred, wallet_posted, trade_proposed, trade_status_changed,
+                 trade_cash_added, trade_deposit, trade_disputed>;
 
 struct event_envelope {
   uint16_t schema_version = event_schema_version;
@@ -115,6 +233,8 @@ struct ticket_state {
   std::string dedup_hash;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
+  std::string hold_trade_id;      // the open trade holding it; empty if none
+  std::string last_transfer_ref;  // the trade/transfer that last moved it
 
   friend bool operator==(const ticket_state&, const ticket_state&) = default;
 };
@@ -146,13 +266,65 @@ struct email_claim_state {
   friend bool operator==(const email_claim_state&, const email_claim_state&) = default;
 };
 
+struct wallet_hold {
+  std::string ref;
+  int64_t amount_minor = 0;
+  friend bool operator==(const wallet_hold&, const wallet_hold&) = default;
+};
+
+struct wallet_ref {
+  std::string ref;
+  wallet_op op = wallet_op::deposit;
+  int64_t amount_minor = 0;
+  std::string request_hash;
+  int64_t available_after = 0;
+  int64_t held_after = 0;
+  int64_t at_ms = 0;
+  friend bool operator==(const wallet_ref&, const wallet_ref&) = default;
+};
+
+struct wallet_state {
+  std::string currency;
+  int64_t available_minor = 0;
+  int64_t held_minor = 0;
+  std::vector<wallet_hold> holds;
+  std::vector<wallet_ref> refs;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  friend bool operator==(const wallet_state&, const wallet_state&) = default;
+};
+
+struct trade_state {
+  std::string proposer;
+  std::string counterparty;
+  std::vector<std::string> give;
+  std::vector<std::string> take;
+  int64_t proposer_pays_minor = 0;
+  int64_t counterparty_pays_minor = 0;
+  std::string currency;
+  int64_t expires_at_ms = 0;
+  std::string request_hash;
+  uint32_t fee_bps = 0;
+  trade_status status = trade_status::proposing;
+  trade_status target = trade_status::proposing;
+  std::string reason;
+  std::vector<std::string> deposited;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::string dispute_reason;
+  std::string disputed_by;
+  friend bool operator==(const trade_state&, const trade_state&) = default;
+};
+
 struct snapshot_envelope {
   uint16_t schema_version = event_schema_version;
   entity_kind kind = entity_kind::unknown;
   std::string entity_id;
   uint64_t seq = 0;
   int64_t taken_at_ms = 0;
-  std::variant<std::monostate, ticket_state, account_state, email_claim_state> state;
+  std::variant<std::monostate, ticket_state, account_state, email_claim_state, wallet_state,
+               trade_state>
+    state;
 
   friend bool operator==(const snapshot_envelope&, const snapshot_envelope&) = default;
 };

@@ -7,6 +7,7 @@
 #include "messages/account.hpp"
 #include "messages/journal.hpp"
 #include "messages/notify.hpp"
+#include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
 #include "messages/type_ids.hpp"
 
@@ -24,7 +25,8 @@ using ticket_commands = caf::typed_actor<
   caf::replies_to<list_ticket>::with<ticket_view>,
   caf::replies_to<update_ticket>::with<ticket_view>,
   caf::replies_to<withdraw_ticket>::with<ticket_view>,
-  caf::replies_to<get_ticket>::with<ticket_view>>;
+  caf::replies_to<get_ticket>::with<ticket_view>,
+  caf::replies_to<ticket_trade_step>::with<ticket_view>>;
 
 /// One ticket entity (actors/ticket_entity.hpp). Started and passivated by the
 /// region; `passivate_atom` asks it to stop after the commands before it.
@@ -62,6 +64,47 @@ using email_index_actor = email_index_commands::extend<caf::reacts_to<atoms::pas
 using email_index_region_actor
   = email_index_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                                  caf::reacts_to<atoms::sweep_atom>>;
+
+/// Commands of the wallet entity (actors/wallet_entity.hpp): one per
+/// account, the account's ledger.
+using wallet_commands = caf::typed_actor<caf::replies_to<wallet_command>::with<wallet_view>,
+                                         caf::replies_to<get_wallet>::with<wallet_view>>;
+
+using wallet_actor = wallet_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
+
+using wallet_region_actor
+  = wallet_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
+                            caf::reacts_to<atoms::sweep_atom>>;
+
+/// Commands of the trade entity (actors/trade_entity.hpp), which runs the
+/// settlement saga of one trade.
+using trade_commands = caf::typed_actor<caf::replies_to<propose_trade>::with<trade_view>,
+                                        caf::replies_to<trade_action>::with<trade_view>>;
+
+using trade_actor = trade_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
+
+using trade_region_actor
+  = trade_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
+                           caf::reacts_to<atoms::sweep_atom>>;
+
+/// A payment provider with PaymentIntent semantics (authorize with manual
+/// capture, capture, cancel; the intent id is the idempotency key of every
+/// call). Replies may say `processing` for providers that finish
+/// asynchronously (webhooks); the caller then retries later.
+using payment_provider_actor
+  = caf::typed_actor<caf::replies_to<payment_command>::with<payment_intent>>;
+
+/// A ticket transfer adapter (seed §3.5): validate (`ticket_step::deposit`,
+/// proof of possession), transfer (`ticket_step::transfer`) and status
+/// (`get_ticket`). The escrow upload adapter is built in; partner APIs and
+/// NFTs implement the same interface.
+using transfer_adapter_actor
+  = caf::typed_actor<caf::replies_to<ticket_trade_step>::with<ticket_view>,
+                     caf::replies_to<get_ticket>::with<ticket_view>>;
+
+/// The timer service (actors/settlement.hpp): polls durable timers on
+/// `sweep_atom` (it schedules its own polls).
+using timer_service_actor = caf::typed_actor<caf::reacts_to<atoms::sweep_atom>>;
 
 /// The node's notifier (nodes/notifier.hpp): fans committed events out to
 /// live subscribers.

@@ -26,12 +26,15 @@ struct append_events {
   /// Secondary-index entries written atomically with the events, as flattened
   /// (key, value) pairs; an empty value deletes the key.
   std::vector<std::string> index_writes;
+  /// Durable timers of this entity written in the same batch, as flattened
+  /// (name, due_ms in decimal) pairs; an empty due deletes the timer.
+  std::vector<std::string> timer_writes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_events& x) {
   return f(caf::meta::type_name("tt.append_events"), x.kind, x.entity_id, x.expected_seq,
-           x.events, x.snapshot, x.snapshot_seq, x.index_writes);
+           x.events, x.snapshot, x.snapshot_seq, x.index_writes, x.timer_writes);
 }
 
 struct append_ack {

@@ -12,6 +12,7 @@
 #include "messages/account.hpp"
 #include "messages/journal.hpp"
 #include "messages/notify.hpp"
+#include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
@@ -42,6 +43,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::lookup_email))
   CAF_ADD_TYPE_ID(tt, (tt::email_claim_view))
   CAF_ADD_TYPE_ID(tt, (tt::log_advanced))
+  CAF_ADD_TYPE_ID(tt, (tt::ticket_trade_step))
+  CAF_ADD_TYPE_ID(tt, (tt::wallet_command))
+  CAF_ADD_TYPE_ID(tt, (tt::get_wallet))
+  CAF_ADD_TYPE_ID(tt, (tt::wallet_view))
+  CAF_ADD_TYPE_ID(tt, (tt::payment_command))
+  CAF_ADD_TYPE_ID(tt, (tt::payment_intent))
+  CAF_ADD_TYPE_ID(tt, (tt::propose_trade))
+  CAF_ADD_TYPE_ID(tt, (tt::trade_action))
+  CAF_ADD_TYPE_ID(tt, (tt::trade_view))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

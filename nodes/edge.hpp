@@ -38,6 +38,8 @@ struct edge_config {
   /// Origins allowed to call the API from a browser (exact match, e.g.
   /// "https://app.example.com"); "*" allows any origin.
   std::vector<std::string> cors_origins;
+  /// Accounts (normalised emails) whose logins carry the admin role.
+  std::vector<std::string> admin_emails;
 };
 
 /// Everything the edge talks to; built by the node.
@@ -45,6 +47,9 @@ struct edge_deps {
   ticket_region_actor tickets;
   account_region_actor accounts;
   email_index_region_actor emails;
+  wallet_region_actor wallets;
+  trade_region_actor trades;
+  transfer_adapter_actor transfers;
   std::shared_ptr<const persistence::event_store> store;  // read-only queries (indexes)
   std::shared_ptr<const persistence::node_keys> keys;
   std::shared_ptr<const jwt_keyring> jwt;

@@ -1,5 +1,7 @@
 #include "nodes/event_json.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "nodes/ticket_json.hpp"
@@ -50,6 +52,50 @@ std::string render_event(uint64_t offset, const event_envelope& ev) {
     data["reason"] = x->reason;
   } else if (auto* x = std::get_if<session_revoked>(&ev.payload)) {
     data["reason"] = x->reason;
+  } else if (auto* x = std::get_if<ticket_held>(&ev.payload)) {
+    data["status"] = "held";
+    data["trade_id"] = x->trade_id;
+  } else if (auto* x = std::get_if<ticket_released>(&ev.payload)) {
+    data["status"] = "listed";
+    data["trade_id"] = x->trade_id;
+  } else if (auto* x = std::get_if<ticket_deposited>(&ev.payload)) {
+    data["status"] = "in_escrow";
+    data["trade_id"] = x->trade_id;
+  } else if (auto* x = std::get_if<ticket_transferred>(&ev.payload)) {
+    data["trade_id"] = x->trade_id;
+    data["from"] = x->from_owner;
+    data["to"] = x->to_owner;
+  } else if (auto* x = std::get_if<wallet_posted>(&ev.payload)) {
+    data["op"] = to_string(x->op);
+    data["ref"] = x->ref;
+    data["amount_minor"] = x->amount_minor;
+    data["currency"] = x->currency;
+    json::array ps;
+    for (const auto& p : x->postings)
+      ps.push_back(json::object{{"from", to_string(p.from)},
+                                {"to", to_string(p.to)},
+                                {"amount_minor", p.amount_minor}});
+    data["postings"] = std::move(ps);
+  } else if (auto* x = std::get_if<trade_proposed>(&ev.payload)) {
+    data["status"] = "proposing";
+    data["proposer"] = x->proposer;
+    data["counterparty"] = x->counterparty;
+    data["cash_minor"] = x->proposer_pays_minor - x->counterparty_pays_minor;
+    data["currency"] = x->currency;
+  } else if (auto* x = std::get_if<trade_status_changed>(&ev.payload)) {
+    data["status"] = to_string(x->status);
+    if (x->status == trade_status::releasing)
+      data["target"] = to_string(x->target);
+    if (!x->reason.empty())
+      data["reason"] = x->reason;
+  } else if (auto* x = std::get_if<trade_cash_added>(&ev.payload)) {
+    data["party"] = x->party;
+    data["amount_minor"] = x->amount_minor;
+  } else if (auto* x = std::get_if<trade_deposit>(&ev.payload)) {
+    data["ticket_id"] = x->ticket_id;
+  } else if (auto* x = std::get_if<trade_disputed>(&ev.payload)) {
+    data["status"] = "disputed";
+    data["reason"] = x->reason;
   }
   o["data"] = std::move(data);
   return json::serialize(o);
@@ -62,8 +108,23 @@ std::vector<std::string> concerned_accounts(const event_envelope& ev) {
   if (auto* x = std::get_if<ticket_listed>(&ev.payload); x && !x->seller.empty()
                                                          && x->seller != ev.user_id)
     out.push_back(x->seller);
-  if (ev.kind == entity_kind::account && ev.entity_id != ev.user_id)
+  if ((ev.kind == entity_kind::account || ev.kind == entity_kind::wallet)
+      && ev.entity_id != ev.user_id)
     out.push_back(ev.entity_id);
+  auto add = [&](const std::string& a) {
+    if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end())
+      out.push_back(a);
+  };
+  if (auto* x = std::get_if<ticket_transferred>(&ev.payload)) {
+    add(x->from_owner);
+    add(x->to_owner);
+  } else if (auto* x = std::get_if<trade_proposed>(&ev.payload)) {
+    add(x->proposer);
+    add(x->counterparty);
+  } else if (auto* x = std::get_if<trade_status_changed>(&ev.payload)) {
+    for (const auto& p : x->parties)
+      add(p);
+  }
   return out;
 }
 

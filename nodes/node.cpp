@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "actors/entity_env.hpp"
+#include "actors/settlement.hpp"
 #include "actors/shard_region.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -38,6 +39,11 @@ struct node::impl {
   account_region_actor accounts;
   notifier_actor notifier;
   email_index_region_actor emails;
+  wallet_region_actor wallets;
+  trade_region_actor trades;
+  payment_provider_actor payments;
+  transfer_adapter_actor transfers;
+  timer_service_actor timers;
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
   bool stopped = false;
@@ -95,14 +101,35 @@ bool node::start(std::string* error) {
   d.region = actors::spawn_ticket_region(*d.sys, env, rc, d.registry.get());
   d.accounts = actors::spawn_account_region(*d.sys, env, rc, d.registry.get());
   d.emails = actors::spawn_email_index_region(*d.sys, env, rc, d.registry.get());
+  d.wallets = actors::spawn_wallet_region(*d.sys, env, rc, d.registry.get());
+  d.payments = actors::spawn_ledger_provider(*d.sys, d.wallets);
+  d.transfers = actors::spawn_escrow_upload_adapter(*d.sys, d.region);
+  {
+    auto sd = std::make_shared<actors::settlement_deps>();
+    sd->tickets = d.region;
+    sd->transfers = d.transfers;
+    sd->payments = d.payments;
+    sd->commit_window = d.cfg.commit_window;
+    sd->fee_bps = d.cfg.fee_bps;
+    auto trade_env = env;
+    trade_env.settlement = std::move(sd);
+    d.trades = actors::spawn_trade_region(*d.sys, trade_env, rc, d.registry.get());
+  }
+  actors::timer_service_config tc;
+  tc.poll_interval = d.cfg.timer_poll;
+  d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get());
   edge_config ec2;
   ec2.request_timeout = d.cfg.request_timeout;
   ec2.access_token_ttl = d.cfg.access_token_ttl;
   ec2.cors_origins = d.cfg.cors_origins;
+  ec2.admin_emails = d.cfg.admin_emails;
   edge_deps deps;
   deps.tickets = d.region;
   deps.accounts = d.accounts;
   deps.emails = d.emails;
+  deps.wallets = d.wallets;
+  deps.trades = d.trades;
+  deps.transfers = d.transfers;
   deps.store = d.store;
   deps.keys = d.keys;
   deps.jwt = d.jwt;
@@ -162,6 +189,12 @@ void node::stop() {
     if (d.http_edge)
       d.http_edge->shutdown();
     // The region stops its entities; the journal writes what it holds.
+    // Timers first (no new wakes), then trades (no new steps), then the rest.
+    caf::anon_send_exit(d.timers, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.trades, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.payments, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.transfers, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.wallets, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.region, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.accounts, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.emails, caf::exit_reason::user_shutdown);
@@ -185,6 +218,11 @@ void node::stop() {
   d.accounts = nullptr;
   d.emails = nullptr;
   d.notifier = nullptr;
+  d.timers = nullptr;
+  d.trades = nullptr;
+  d.payments = nullptr;
+  d.transfers = nullptr;
+  d.wallets = nullptr;
   d.sys.reset();
   d.sys_cfg.reset();
   if (d.store)

@@ -35,6 +35,13 @@ struct node_config {
   std::vector<std::string> cors_origins;
   std::string tls_cert_file;  // PEM; with tls_key_file: HTTPS/WSS only
   std::string tls_key_file;
+  /// Settlement: how long a trade waits for acceptance and deposits, the
+  /// platform fee on net cash (basis points), and accounts (by email) whose
+  /// logins get the admin role (dispute resolution, the ledger audit).
+  std::chrono::milliseconds commit_window{std::chrono::hours{24}};
+  uint32_t fee_bps = 0;
+  std::vector<std::string> admin_emails;
+  std::chrono::milliseconds timer_poll{500};
 };
 
 class node {

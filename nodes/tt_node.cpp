@@ -1,6 +1,7 @@
 // tt-node: one Ticket Trader node with the HTTP edge and embedded storage.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 
@@ -52,6 +53,20 @@ int main(int argc, char** argv) {
   auto* key = app.add_option("--tls-key", cfg.tls_key_file, "PEM private key for --tls-cert");
   cert->needs(key);
   key->needs(cert);
+  int64_t commit_window_s = cfg.commit_window.count() / 1000;
+  app.add_option("--commit-window-s", commit_window_s,
+                 "a trade not accepted and fully deposited this long expires (holds released)")
+    ->check(CLI::Range(int64_t{1}, int64_t{90} * 24 * 3600))
+    ->capture_default_str();
+  app.add_option("--fee-bps", cfg.fee_bps, "platform fee on a trade's net cash, basis points")
+    ->check(CLI::Range(0u, 10000u))
+    ->capture_default_str();
+  app.add_option("--admin-email", cfg.admin_emails,
+                 "account email whose logins get the admin role (repeatable)");
+  int64_t timer_poll_ms = cfg.timer_poll.count();
+  app.add_option("--timer-poll-ms", timer_poll_ms, "how often durable timers are checked")
+    ->check(CLI::Range(int64_t{10}, int64_t{60000}))
+    ->capture_default_str();
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -59,6 +74,11 @@ int main(int argc, char** argv) {
   cfg.request_timeout = std::chrono::milliseconds(req_ms);
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);
   cfg.access_token_ttl = std::chrono::seconds(ttl_s);
+  cfg.commit_window = std::chrono::milliseconds(commit_window_s * 1000);
+  cfg.timer_poll = std::chrono::milliseconds(timer_poll_ms);
+  for (auto& e : cfg.admin_emails)
+    for (auto& ch : e)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (log_level == "debug")
     tt::log::set_min_level(tt::log::level::debug);
   else if (log_level == "warn")

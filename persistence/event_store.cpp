@@ -1,5 +1,7 @@
 #include "persistence/event_store.hpp"
 
+#include <cstdlib>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -106,6 +108,33 @@ struct event_store::impl {
     return get_be64(k.substr(prefix.size()));
   }
 
+  /// Adds the timer writes of one append to `batch`; `pending` holds the
+  /// schedules earlier appends of this batch left (idx key -> due bytes).
+  void put_timers(rocksdb::WriteBatch& batch, std::unordered_map<std::string, std::string>& pending,
+                  const std::string& prefix, std::span<const std::string> writes) {
+    for (size_t k = 0; k + 1 < writes.size(); k += 2) {
+      std::string idx_key = prefix + writes[k];
+      std::string old_due;
+      if (auto p = pending.find(idx_key); p != pending.end())
+        old_due = p->second;
+      else if (!db->Get(rocksdb::ReadOptions{}, cf(cf_timer_idx), slice(idx_key), &old_due).ok())
+        old_due.clear();
+      if (!old_due.empty())
+        batch.Delete(cf(cf_timers), slice(old_due + idx_key));
+      const auto& due_text = writes[k + 1];
+      if (due_text.empty()) {
+        batch.Delete(cf(cf_timer_idx), slice(idx_key));
+        pending[idx_key].clear();
+        continue;
+      }
+      std::string due;
+      put_be64(due, static_cast<uint64_t>(std::strtoll(due_text.c_str(), nullptr, 10)));
+      batch.Put(cf(cf_timers), slice(due + idx_key), rocksdb::Slice{});
+      batch.Put(cf(cf_timer_idx), slice(idx_key), slice(due));
+      pending[idx_key] = due;
+    }
+  }
+
   void close() {
     if (db == nullptr)
       return;
@@ -176,6 +205,9 @@ void event_store::append_batch(std::span<const append_request> requests,
   // Sequence numbers as they will be once this batch lands; applied to the
   // cache only after the write succeeds.
   std::unordered_map<std::string, uint64_t> batch_seqs;
+  // Timer schedules as this batch leaves them (idx key -> due bytes, empty:
+  // deleted), so two appends of one entity in one batch see each other.
+  std::unordered_map<std::string, std::string> timer_due;
   size_t events = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& req = requests[i];
@@ -199,6 +231,7 @@ void event_store::append_batch(std::span<const append_request> requests,
     if (req.events.empty()) {
       res.last_seq = current;
       res.first_offset = offset;
+      d.put_timers(batch, timer_due, prefix, req.timer_writes);
       continue;
     }
     res.first_offset = offset;
@@ -228,6 +261,7 @@ void event_store::append_batch(std::span<const append_request> requests,
       else
         batch.Put(d.cf(cf_index_cf), slice(key), slice(value));
     }
+    d.put_timers(batch, timer_due, prefix, req.timer_writes);
     res.last_seq = seq;
     batch_seqs[prefix] = seq;
   }

@@ -43,6 +43,7 @@ struct append_request {
   std::string_view snapshot;  // empty: none
   uint64_t snapshot_seq = 0;
   std::span<const std::string> index_writes;  // (key, value) pairs; empty value deletes
+  std::span<const std::string> timer_writes;  // (name, due_ms decimal) pairs; empty due deletes
 };
 
 struct append_result {

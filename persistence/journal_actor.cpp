@@ -88,6 +88,7 @@ void flush(journal_pointer self) {
     r.snapshot = p.cmd.snapshot;
     r.snapshot_seq = p.cmd.snapshot_seq;
     r.index_writes = std::span<const std::string>(p.cmd.index_writes);
+    r.timer_writes = std::span<const std::string>(p.cmd.timer_writes);
     st.requests.push_back(r);
   }
   batch_info info;

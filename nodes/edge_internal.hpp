@@ -1,0 +1,287 @@
+#pragma once
+// Internals of the edge shared by its route files (edge.cpp, trade_routes.cpp):
+// the bridge actors, the per-request context and response helpers. Not for
+// use outside nodes/.
+
+#include "nodes/edge.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "actors/ticket_model.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/send.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "messages/errc.hpp"
+#include "messages/log.hpp"
+#include "nodes/auth_json.hpp"
+#include "nodes/jwt.hpp"
+#include "nodes/notifier.hpp"
+#include "nodes/passwords.hpp"
+#include "nodes/rate_limiter.hpp"
+#include "nodes/ticket_json.hpp"
+#include "persistence/event_store.hpp"
+#include "persistence/node_keys.hpp"
+
+namespace tt::nodes {
+struct edge_job;
+using bridge_actor = caf::typed_actor<caf::reacts_to<edge_job>>;
+/// A closure run inside a bridge actor (local only, never serialized).
+struct edge_job {
+  std::function<void(bridge_actor::pointer)> run;
+};
+} // namespace tt::nodes
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tt::nodes::edge_job)
+
+namespace tt::nodes {
+
+
+inline bridge_actor::behavior_type bridge_impl(bridge_actor::pointer self) {
+  return {
+    [self](edge_job& job) { job.run(self); },
+  };
+}
+
+inline http_response json_response(unsigned status, std::string body) {
+  http_response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+inline http_response error_response(unsigned status, std::string_view code, std::string_view message,
+                             std::string_view field = {}) {
+  return json_response(status, render_error(code, message, field));
+}
+
+inline http_response unauthorized(std::string_view code, std::string_view message) {
+  auto r = error_response(401, code, message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+inline http_response from_error(const caf::error& err) {
+  auto info = describe(err);
+  switch (info.code) {
+    case errc::invalid_argument:
+      return error_response(422, "invalid_value", info.message, info.field);
+    case errc::not_found:
+      return error_response(404, "not_found", info.message, info.field);
+    case errc::conflict:
+      return error_response(409, "conflict", info.message, info.field);
+    case errc::invalid_state:
+      return error_response(409, "invalid_state", info.message);
+    case errc::forbidden:
+      return error_response(403, "forbidden", info.message);
+    case errc::timeout:
+      return error_response(504, "timeout",
+                            "the request timed out; it may or may not have taken effect");
+    case errc::decode_failure:
+      return error_response(500, "internal", "stored data could not be read");
+    case errc::storage_failure:
+    case errc::unavailable:
+    default: {
+      auto r = error_response(503, "unavailable", "the service is temporarily unavailable");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+  }
+}
+
+inline bool valid_request_id(std::string_view s) {
+  if (s.empty() || s.size() > 64)
+    return false;
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+          || c == '_' || c == '.'))
+      return false;
+  return true;
+}
+
+inline int64_t now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Splits "/a/b/c" into segments; false if a pattern does not match.
+inline bool match(std::string_view pattern, std::string_view path, std::vector<std::string>& params) {
+  params.clear();
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty() || pattern[0] != '/' || path[0] != '/')
+      return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto pe = pattern.find('/');
+    auto se = path.find('/');
+    auto pseg = pattern.substr(0, pe);
+    auto sseg = path.substr(0, se);
+    if (pseg.size() > 2 && pseg.front() == '{' && pseg.back() == '}') {
+      if (sseg.empty())
+        return false;
+      params.emplace_back(sseg);
+    } else if (pseg != sseg) {
+      return false;
+    }
+    pattern = pe == std::string_view::npos ? std::string_view{} : pattern.substr(pe);
+    path = se == std::string_view::npos ? std::string_view{} : path.substr(se);
+  }
+  return true;
+}
+
+inline std::string query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string{} : std::string(part.substr(eq + 1));
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+  }
+  return {};
+}
+
+/// Tokens that passed full verification, so a client reusing its access
+/// token (the normal case) costs a hash lookup instead of base64 + JSON +
+/// HMAC. Entries hold the verified claims and are re-checked for expiry on
+/// every hit; memory is bounded (a full shard is cleared).
+class verified_tokens {
+public:
+  bool find(std::string_view token, int64_t now_s, jwt_claims& out) {
+    auto& sh = shard(token);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.map.find(std::string(token));
+    if (it == sh.map.end())
+      return false;
+    if (now_s > it->second.exp + jwt_keyring::allowed_skew_s) {
+      sh.map.erase(it);
+      return false;
+    }
+    out = it->second;
+    return true;
+  }
+
+  void insert(std::string_view token, const jwt_claims& claims) {
+    auto& sh = shard(token);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    if (sh.map.size() >= max_per_shard)
+      sh.map.clear();
+    sh.map.emplace(std::string(token), claims);
+  }
+
+private:
+  static constexpr size_t shards = 16;
+  static constexpr size_t max_per_shard = 4096;
+  struct shard_t {
+    std::mutex mtx;
+    std::unordered_map<std::string, jwt_claims> map;
+  };
+  shard_t& shard(std::string_view token) { return shards_[stable_hash(token) % shards]; }
+  std::array<shard_t, shards> shards_;
+};
+
+struct request_ctx;
+using route_handler = void (*)(request_ctx&);
+
+struct route_entry {
+  route_info info;
+  route_handler handler;
+};
+
+struct edge::impl {
+  caf::actor_system& sys;
+  edge_deps deps;
+  edge_config cfg;
+  std::vector<bridge_actor> bridges;
+  std::shared_mutex bridges_mtx;  // shutdown() clears `bridges` while others send
+  std::atomic<size_t> next_bridge{0};
+  std::atomic<bool> ready{false};
+  verified_tokens tokens;
+
+  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency = nullptr;
+  prometheus::Counter* rate_limited = nullptr;
+  std::mutex metrics_mtx;
+  std::unordered_map<std::string, prometheus::Counter*> counters;
+  std::unordered_map<std::string, prometheus::Histogram*> histograms;
+
+  explicit impl(caf::actor_system& s) : sys(s) {}
+
+  const bridge_actor& pick_bridge() {
+    return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+  }
+
+  /// Runs `fn(self)` inside a bridge actor; dropped after shutdown (the
+  /// connection it would answer is gone by then).
+  void in_bridge(std::function<void(bridge_actor::pointer)> fn) {
+    std::shared_lock<std::shared_mutex> guard{bridges_mtx};
+    if (bridges.empty())
+      return;
+    caf::anon_send(pick_bridge(), edge_job{std::move(fn)});
+  }
+
+  void observe(const std::string& route, const std::string& method, unsigned status,
+               double seconds) {
+    if (!requests)
+      return;
+    std::string key = route + '|' + method + '|' + std::to_string(status);
+    prometheus::Counter* c;
+    prometheus::Histogram* h;
+    {
+      std::lock_guard<std::mutex> guard{metrics_mtx};
+      auto& cref = counters[key];
+      if (!cref)
+        cref = &requests->Add(
+          {{"route", route}, {"method", method}, {"status", std::to_string(status)}});
+      c = cref;
+      auto& href = histograms[route];
+      if (!href)
+        href = &latency->Add({{"route", route}}, prometheus::Histogram::BucketBoundaries{
+                                                   0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                                   0.1, 0.25, 0.5, 1, 5});
+      h = href;
+    }
+    c->Increment();
+    h->Observe(seconds);
+  }
+};
+
+/// One request on its way through the edge.
+struct request_ctx {
+  edge::impl& d;
+  http_request& req;
+  std::vector<std::string> params;
+  std::string_view query;
+  request_meta meta;
+  jwt_claims claims;
+  bool authenticated = false;
+  http_responder finish;
+
+  /// Asks `dest` for `cmd` from a bridge and answers with `on_ok(reply)`, or
+  /// the mapped error.
+  template <class Reply, class Dest, class Cmd, class OnOk>
+  void ask(Dest dest, Cmd cmd, OnOk on_ok) {
+    auto timeout = d.cfg.request_timeout;
+    d.in_bridge([dest, timeout, cmd = std::move(cmd), respond = finish,
+                 on_ok](bridge_actor::pointer self) mutable {
+      self->request(dest, timeout, std::move(cmd))
+        .then([respond, on_ok](Reply& r) { respond(on_ok(r)); },
+              [respond](caf::error& err) { respond(from_error(err)); });
+    });
+  }
+};
+
+} // namespace tt::nodes
