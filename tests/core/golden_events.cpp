@@ -131,4 +131,129 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v1() {
   return out;
 }
 
+namespace {
+
+event_envelope base_v2(entity_kind kind, std::string id, uint64_t seq, event_payload p) {
+  auto e = base(kind, std::move(id), seq);
+  e.schema_version = 2;
+  e.payload = std::move(p);
+  return e;
+}
+
+const char* trade_id = "T2222222222222222222222";
+const char* ticket_id = "K3333333333333333333333";
+const char* alice = "U1111111111111111111111";
+const char* bob = "U4444444444444444444444";
+
+} // namespace
+
+std::vector<std::pair<std::string, event_envelope>> golden_events_v2() {
+  std::vector<std::pair<std::string, event_envelope>> out;
+  out.emplace_back("ticket_held", base_v2(entity_kind::ticket, ticket_id, 2, ticket_held{trade_id, alice}));
+  out.emplace_back("ticket_released", base_v2(entity_kind::ticket, ticket_id, 3, ticket_released{trade_id}));
+  out.emplace_back("ticket_deposited", base_v2(entity_kind::ticket, ticket_id, 4, ticket_deposited{trade_id}));
+  out.emplace_back("ticket_transferred",
+                   base_v2(entity_kind::ticket, ticket_id, 5, ticket_transferred{trade_id, alice, bob}));
+  wallet_posted w;
+  w.op = wallet_op::capture;
+  w.ref = std::string(trade_id) + ":p";
+  w.currency = "USD";
+  w.amount_minor = 300;
+  w.request_hash = "h4sh";
+  w.postings = {posting{ledger_account::user_held, ledger_account::platform_escrow, 300},
+                posting{ledger_account::user_held, ledger_account::user_available, 200}};
+  w.counterparty = bob;
+  out.emplace_back("wallet_posted", base_v2(entity_kind::wallet, alice, 6, w));
+  trade_proposed tp;
+  tp.proposer = alice;
+  tp.counterparty = bob;
+  tp.give = {ticket_id};
+  tp.take = {"K5555555555555555555555", "K6666666666666666666666"};
+  tp.proposer_pays_minor = 500;
+  tp.counterparty_pays_minor = 0;
+  tp.currency = "USD";
+  tp.expires_at_ms = 1795996800000;
+  tp.request_hash = "rq";
+  tp.fee_bps = 150;
+  out.emplace_back("trade_proposed", base_v2(entity_kind::trade, trade_id, 1, tp));
+  out.emplace_back("trade_status_changed",
+                   base_v2(entity_kind::trade, trade_id, 2,
+                           trade_status_changed{trade_status::releasing, trade_status::expired,
+                                                "the commit window ended", {alice, bob}}));
+  out.emplace_back("trade_cash_added",
+                   base_v2(entity_kind::trade, trade_id, 3, trade_cash_added{bob, 125}));
+  out.emplace_back("trade_deposit", base_v2(entity_kind::trade, trade_id, 4, trade_deposit{ticket_id}));
+  out.emplace_back("trade_disputed",
+                   base_v2(entity_kind::trade, trade_id, 5, trade_disputed{bob, "wrong seats"}));
+  return out;
+}
+
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v2() {
+  std::vector<std::pair<std::string, snapshot_envelope>> out;
+  snapshot_envelope w;
+  w.schema_version = 2;
+  w.kind = entity_kind::wallet;
+  w.entity_id = alice;
+  w.seq = 9;
+  w.taken_at_ms = 1795910400999;
+  wallet_state ws;
+  ws.currency = "EUR";
+  ws.available_minor = 1234;
+  ws.held_minor = 500;
+  ws.holds = {wallet_hold{std::string(trade_id) + ":p", 500}};
+  ws.refs = {wallet_ref{"key:dep-1", wallet_op::deposit, 1734, "rh", 1734, 0, 1795910400001},
+             wallet_ref{"hold:T:p", wallet_op::hold, 500, "", 1234, 500, 1795910400002}};
+  ws.created_at_ms = 1795910400001;
+  ws.updated_at_ms = 1795910400002;
+  w.state = ws;
+  out.emplace_back("snapshot_wallet", w);
+  snapshot_envelope t;
+  t.schema_version = 2;
+  t.kind = entity_kind::trade;
+  t.entity_id = trade_id;
+  t.seq = 4;
+  t.taken_at_ms = 1795910400999;
+  trade_state ts;
+  ts.proposer = alice;
+  ts.counterparty = bob;
+  ts.give = {ticket_id};
+  ts.take = {"K5555555555555555555555"};
+  ts.proposer_pays_minor = 500;
+  ts.counterparty_pays_minor = 125;
+  ts.currency = "USD";
+  ts.expires_at_ms = 1795996800000;
+  ts.request_hash = "rq";
+  ts.fee_bps = 150;
+  ts.status = trade_status::in_escrow;
+  ts.target = trade_status::proposing;
+  ts.reason = "";
+  ts.deposited = {ticket_id};
+  ts.created_at_ms = 1795910400001;
+  ts.updated_at_ms = 1795910400004;
+  ts.dispute_reason = "";
+  ts.disputed_by = "";
+  t.state = ts;
+  out.emplace_back("snapshot_trade", t);
+  snapshot_envelope k;
+  k.schema_version = 2;
+  k.kind = entity_kind::ticket;
+  k.entity_id = ticket_id;
+  k.seq = 4;
+  k.taken_at_ms = 1795910400999;
+  ticket_state kt;
+  kt.fields = fields();
+  kt.seller = alice;
+  kt.status = ticket_status::in_escrow;
+  kt.barcode_hash = "bh";
+  kt.barcode_sealed = std::string("\x01\x02\x00\x03", 4);
+  kt.dedup_hash = "dh";
+  kt.created_at_ms = 1795910400001;
+  kt.updated_at_ms = 1795910400004;
+  kt.hold_trade_id = trade_id;
+  kt.last_transfer_ref = "xfer-1";
+  k.state = kt;
+  out.emplace_back("snapshot_ticket", k);
+  return out;
+}
+
 } // namespace tt::test

@@ -14,4 +14,8 @@ namespace tt::test {
 std::vector<std::pair<std::string, event_envelope>> golden_events_v1();
 std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v1();
 
+/// Schema version 2: settlement (ticket holds/transfers, wallets, trades).
+std::vector<std::pair<std::string, event_envelope>> golden_events_v2();
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v2();
+
 } // namespace tt::test

@@ -8,16 +8,20 @@
 #include "golden_events.hpp"
 
 int main(int argc, char** argv) {
-  if (argc != 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr, "usage: tt_make_golden OUT_DIR  (writes <name>.bin per golden event)\n");
+  if (argc < 2 || argc > 3 || std::string(argv[1]) == "--help") {
+    std::fprintf(stderr, "usage: tt_make_golden OUT_DIR [VERSION]  (writes <name>.bin per golden "
+                         "event of schema VERSION, default the current one: 2)\n");
     return argc == 2 ? 0 : 1;
   }
   std::string dir = argv[1];
-  for (const auto& [name, ev] : tt::test::golden_events_v1()) {
+  bool v1 = argc == 3 && std::string(argv[2]) == "1";
+  auto events = v1 ? tt::test::golden_events_v1() : tt::test::golden_events_v2();
+  auto snapshots = v1 ? tt::test::golden_snapshots_v1() : tt::test::golden_snapshots_v2();
+  for (const auto& [name, ev] : events) {
     std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << tt::encode_event(ev);
     std::printf("wrote %s/%s.bin\n", dir.c_str(), name.c_str());
   }
-  for (const auto& [name, s] : tt::test::golden_snapshots_v1()) {
+  for (const auto& [name, s] : snapshots) {
     std::ofstream(dir + "/" + name + ".bin", std::ios::binary) << tt::encode_snapshot(s);
     std::printf("wrote %s/%s.bin\n", dir.c_str(), name.c_str());
   }

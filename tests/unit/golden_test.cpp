@@ -206,3 +206,131 @@ TEST_CASE("golden v1: account snapshot") {
   CHECK(a.sessions[0].started_at_ms == 1795910400002);
   CHECK(a.sessions[0].last_used_ms == 1795910400003);
 }
+
+// -- schema version 2 (settlement), tests/golden/v2/ --------------------------------
+
+namespace {
+
+event_envelope golden_v2(const std::string& name, entity_kind kind, const char* id, uint64_t seq) {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v2/" + name + ".bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  std::string why;
+  auto ev = decode_event(bytes, &why);
+  REQUIRE_MESSAGE(ev.has_value(), name << " no longer decodes: " << why);
+  CHECK(ev->schema_version == 2);
+  CHECK(ev->kind == kind);
+  CHECK(ev->entity_id == id);
+  CHECK(ev->seq == seq);
+  CHECK(ev->timestamp_ms == 1795910400000 + static_cast<int64_t>(seq));
+  CHECK(ev->user_id == "U1111111111111111111111");
+  return *ev;
+}
+
+snapshot_envelope golden_snapshot_v2(const std::string& name) {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v2/" + name + ".bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  auto s = decode_snapshot(bytes);
+  REQUIRE(s.has_value());
+  CHECK(s->schema_version == 2);
+  return *s;
+}
+
+constexpr const char* g_trade = "T2222222222222222222222";
+constexpr const char* g_ticket = "K3333333333333333333333";
+constexpr const char* g_alice = "U1111111111111111111111";
+constexpr const char* g_bob = "U4444444444444444444444";
+
+} // namespace
+
+TEST_CASE("v2 golden: ticket settlement events decode to the same values") {
+  auto held = golden_v2("ticket_held", entity_kind::ticket, g_ticket, 2);
+  CHECK(std::get<ticket_held>(held.payload) == ticket_held{g_trade, g_alice});
+  auto rel = golden_v2("ticket_released", entity_kind::ticket, g_ticket, 3);
+  CHECK(std::get<ticket_released>(rel.payload).trade_id == g_trade);
+  auto dep = golden_v2("ticket_deposited", entity_kind::ticket, g_ticket, 4);
+  CHECK(std::get<ticket_deposited>(dep.payload).trade_id == g_trade);
+  auto moved = golden_v2("ticket_transferred", entity_kind::ticket, g_ticket, 5);
+  CHECK(std::get<ticket_transferred>(moved.payload) == ticket_transferred{g_trade, g_alice, g_bob});
+}
+
+TEST_CASE("v2 golden: wallet postings decode to the same values") {
+  auto ev = golden_v2("wallet_posted", entity_kind::wallet, g_alice, 6);
+  const auto& w = std::get<wallet_posted>(ev.payload);
+  CHECK(w.op == wallet_op::capture);
+  CHECK(w.ref == std::string(g_trade) + ":p");
+  CHECK(w.currency == "USD");
+  CHECK(w.amount_minor == 300);
+  CHECK(w.request_hash == "h4sh");
+  REQUIRE(w.postings.size() == 2);
+  CHECK(w.postings[0] == posting{ledger_account::user_held, ledger_account::platform_escrow, 300});
+  CHECK(w.postings[1] == posting{ledger_account::user_held, ledger_account::user_available, 200});
+  CHECK(w.counterparty == g_bob);
+}
+
+TEST_CASE("v2 golden: trade events decode to the same values") {
+  auto p = golden_v2("trade_proposed", entity_kind::trade, g_trade, 1);
+  const auto& tp = std::get<trade_proposed>(p.payload);
+  CHECK(tp.proposer == g_alice);
+  CHECK(tp.counterparty == g_bob);
+  CHECK(tp.give == std::vector<std::string>{g_ticket});
+  CHECK(tp.take == std::vector<std::string>{"K5555555555555555555555", "K6666666666666666666666"});
+  CHECK(tp.proposer_pays_minor == 500);
+  CHECK(tp.counterparty_pays_minor == 0);
+  CHECK(tp.currency == "USD");
+  CHECK(tp.expires_at_ms == 1795996800000);
+  CHECK(tp.request_hash == "rq");
+  CHECK(tp.fee_bps == 150);
+  auto sc = golden_v2("trade_status_changed", entity_kind::trade, g_trade, 2);
+  const auto& st = std::get<trade_status_changed>(sc.payload);
+  CHECK(st.status == trade_status::releasing);
+  CHECK(st.target == trade_status::expired);
+  CHECK(st.reason == "the commit window ended");
+  CHECK(st.parties == std::vector<std::string>{g_alice, g_bob});
+  auto cash = golden_v2("trade_cash_added", entity_kind::trade, g_trade, 3);
+  CHECK(std::get<trade_cash_added>(cash.payload) == trade_cash_added{g_bob, 125});
+  auto dep = golden_v2("trade_deposit", entity_kind::trade, g_trade, 4);
+  CHECK(std::get<trade_deposit>(dep.payload).ticket_id == g_ticket);
+  auto dis = golden_v2("trade_disputed", entity_kind::trade, g_trade, 5);
+  CHECK(std::get<trade_disputed>(dis.payload) == trade_disputed{g_bob, "wrong seats"});
+}
+
+TEST_CASE("v2 golden: wallet, trade and ticket snapshots decode to the same values") {
+  auto w = golden_snapshot_v2("snapshot_wallet");
+  CHECK(w.kind == entity_kind::wallet);
+  CHECK(w.seq == 9);
+  const auto& ws = std::get<wallet_state>(w.state);
+  CHECK(ws.currency == "EUR");
+  CHECK(ws.available_minor == 1234);
+  CHECK(ws.held_minor == 500);
+  REQUIRE(ws.holds.size() == 1);
+  CHECK(ws.holds[0] == wallet_hold{std::string(g_trade) + ":p", 500});
+  REQUIRE(ws.refs.size() == 2);
+  CHECK(ws.refs[0] == wallet_ref{"key:dep-1", wallet_op::deposit, 1734, "rh", 1734, 0, 1795910400001});
+  CHECK(ws.refs[1] == wallet_ref{"hold:T:p", wallet_op::hold, 500, "", 1234, 500, 1795910400002});
+  auto t = golden_snapshot_v2("snapshot_trade");
+  const auto& ts = std::get<trade_state>(t.state);
+  CHECK(ts.proposer == g_alice);
+  CHECK(ts.counterparty == g_bob);
+  CHECK(ts.status == trade_status::in_escrow);
+  CHECK(ts.proposer_pays_minor == 500);
+  CHECK(ts.counterparty_pays_minor == 125);
+  CHECK(ts.deposited == std::vector<std::string>{g_ticket});
+  CHECK(ts.fee_bps == 150);
+  auto k = golden_snapshot_v2("snapshot_ticket");
+  const auto& kt = std::get<ticket_state>(k.state);
+  CHECK(kt.status == ticket_status::in_escrow);
+  CHECK(kt.hold_trade_id == g_trade);
+  CHECK(kt.last_transfer_ref == "xfer-1");
+  CHECK(kt.barcode_sealed == std::string("\x01\x02\x00\x03", 4));
+}
+
+TEST_CASE("v1 ticket snapshots read the settlement fields as empty") {
+  auto s = golden_snapshot("snapshot_ticket");
+  const auto& t = std::get<ticket_state>(s.state);
+  CHECK(t.hold_trade_id.empty());
+  CHECK(t.last_transfer_ref.empty());
+}
