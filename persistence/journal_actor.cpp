@@ -161,6 +161,8 @@ journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<
 
 journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<event_store> store,
                             journal_config cfg, prometheus::Registry* metrics) {
+  if (!cfg.detached)
+    return sys.spawn(journal_impl, std::move(store), cfg, metrics);
   return sys.spawn<caf::detached>(journal_impl, std::move(store), cfg, metrics);
 }
 

@@ -32,6 +32,9 @@ struct journal_config {
   /// Called on the journal's thread after each batch that wrote events, with
   /// the new end of the global log. Must be cheap and must not block.
   std::function<void(uint64_t next_offset)> on_commit;
+  /// Run on its own thread (production). Deterministic tests (CAF's test
+  /// coordinator) turn this off so every step runs on the simulated scheduler.
+  bool detached = true;
 };
 
 journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<event_store> store,
