@@ -106,6 +106,10 @@ using transfer_adapter_actor
 /// `sweep_atom` (it schedules its own polls).
 using timer_service_actor = caf::typed_actor<caf::reacts_to<atoms::sweep_atom>>;
 
+/// The market feed (actors/market_index.hpp): applies new log events to the
+/// marketplace index when the journal says the log advanced.
+using market_feed_actor = caf::typed_actor<caf::reacts_to<log_advanced>>;
+
 /// The node's notifier (nodes/notifier.hpp): fans committed events out to
 /// live subscribers.
 using notifier_actor = caf::typed_actor<caf::reacts_to<log_advanced>,

@@ -1,6 +1,7 @@
 #include "nodes/edge.hpp"
 
 #include "nodes/edge_internal.hpp"
+#include "nodes/market_routes.hpp"
 #include "nodes/trade_routes.hpp"
 
 namespace tt::nodes {
@@ -386,8 +387,8 @@ const std::vector<route_entry>& route_table() {
     {{"DELETE", "/api/v1/tickets/{id}", true, "Withdraw a ticket"}, delete_ticket},
     {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
   };
-  const auto& more = settlement_routes();
-  t.insert(t.end(), more.begin(), more.end());
+  for (const auto* more : {&settlement_routes(), &market_routes()})
+    t.insert(t.end(), more->begin(), more->end());
   return t;
   }();
   return table;

@@ -19,6 +19,10 @@ namespace prometheus {
 class Registry;
 }
 
+namespace tt::actors {
+class market_index;
+}
+
 namespace tt::persistence {
 class event_store;
 class node_keys;
@@ -58,6 +62,7 @@ struct edge_deps {
   std::shared_ptr<const rate_limit_config> limits;
   std::shared_ptr<prometheus::Registry> registry;
   notifier_actor notifier;
+  std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
 };
 
 /// One row of the route table (also the source of truth the OpenAPI test

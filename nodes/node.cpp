@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "actors/entity_env.hpp"
+#include "actors/market_index.hpp"
 #include "actors/settlement.hpp"
 #include "actors/shard_region.hpp"
 #include "caf/actor_system.hpp"
@@ -38,6 +39,8 @@ struct node::impl {
   ticket_region_actor region;
   account_region_actor accounts;
   notifier_actor notifier;
+  std::shared_ptr<actors::market_index> market = std::make_shared<actors::market_index>();
+  market_feed_actor market_feed;
   email_index_region_actor emails;
   wallet_region_actor wallets;
   trade_region_actor trades;
@@ -84,9 +87,11 @@ bool node::start(std::string* error) {
   d.sys_cfg->set("logger.console-verbosity", caf::atom("quiet"));
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
   d.notifier = spawn_notifier(*d.sys, d.store);
+  d.market_feed = actors::spawn_market_feed(*d.sys, d.store, d.market);
   persistence::journal_config jc;
-  jc.on_commit = [n = d.notifier](uint64_t next_offset) {
+  jc.on_commit = [n = d.notifier, m = d.market_feed](uint64_t next_offset) {
     caf::anon_send(n, log_advanced{next_offset});
+    caf::anon_send(m, log_advanced{next_offset});
   };
   jc.max_batch_events = d.cfg.journal_max_batch;
   jc.max_delay = d.cfg.journal_max_delay;
@@ -140,6 +145,7 @@ bool node::start(std::string* error) {
   deps.limits = limits;
   deps.registry = d.registry;
   deps.notifier = d.notifier;
+  deps.market = d.market;
   d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);
   http_server_config hc;
   hc.host = d.cfg.http_host;
@@ -205,6 +211,7 @@ void node::stop() {
     }
     caf::anon_send_exit(d.journal, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.notifier, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(d.market_feed, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   d.http_edge.reset();
@@ -218,6 +225,7 @@ void node::stop() {
   d.accounts = nullptr;
   d.emails = nullptr;
   d.notifier = nullptr;
+  d.market_feed = nullptr;
   d.timers = nullptr;
   d.trades = nullptr;
   d.payments = nullptr;

@@ -1,0 +1,108 @@
+#pragma once
+// The marketplace read model: every `listed` ticket, kept in memory from the
+// global event log, searchable by category / event / venue / text / price /
+// start time and sorted by price, start time or creation, with stable
+// cursors. Contract: one writer (the market feed actor applies events in log
+// order); any number of readers (the edge's I/O threads) query concurrently
+// under a shared lock. Rebuilt from the log at start (no state of its own).
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "messages/events.hpp"
+
+namespace tt::actors {
+
+enum class market_sort : uint8_t { price = 0, starts_at = 1, created = 2 };
+
+struct market_query {
+  std::string category;
+  std::string event_id;
+  std::string venue;
+  std::string q;  // case-insensitive substring of event name, venue or category
+  std::optional<int64_t> min_price;
+  std::optional<int64_t> max_price;
+  std::optional<int64_t> starts_after_ms;
+  std::optional<int64_t> starts_before_ms;
+  market_sort sort = market_sort::price;
+  size_t limit = 20;
+  std::string cursor;  // from a previous page's next_cursor; empty: first page
+};
+
+struct market_listing {
+  std::string id;
+  std::string seller;
+  ticket_fields fields;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  bool listed = false;
+};
+
+struct market_page {
+  std::vector<market_listing> items;
+  std::string next_cursor;  // empty: no more
+  bool bad_cursor = false;
+};
+
+class market_index {
+public:
+  /// Applies one event (ticket events change the index; others are ignored).
+  /// Called by the single writer in log order; `offset` is the event's log
+  /// offset.
+  void apply(uint64_t offset, const event_envelope& ev);
+
+  /// One page of listed tickets matching `q`, in the requested order.
+  market_page query(const market_query& q) const;
+
+  /// The log offset up to which events were applied (next to apply).
+  uint64_t next_offset() const;
+  size_t listed_count() const;
+
+  /// True once the writer caught up with the log as it was at start.
+  bool ready() const;
+  void set_ready();
+
+private:
+  using key = std::pair<int64_t, uint32_t>;  // sort value, slot
+  int64_t sort_value(const market_listing& l, market_sort s) const;
+  void index_in(uint32_t slot);
+  void index_out(uint32_t slot);
+
+  mutable std::shared_mutex mtx_;
+  std::vector<market_listing> slots_;              // slot = order first seen in the log
+  std::unordered_map<std::string, uint32_t> slot_of_;
+  std::set<key> by_[3];                            // listed only, per market_sort
+  std::unordered_map<std::string, std::unordered_set<uint32_t>> by_event_, by_venue_,
+    by_category_;
+  uint64_t next_offset_ = 1;
+  bool ready_ = false;
+};
+
+} // namespace tt::actors
+
+#include <memory>
+
+#include "caf/fwd.hpp"
+#include "messages/interfaces.hpp"
+
+namespace tt::persistence {
+class event_store;
+}
+
+namespace tt::actors {
+
+/// Keeps `index` up to date from the store's global log: at start it catches
+/// up from offset 1 in chunks (then marks the index ready), afterwards it
+/// reads the new events on every `log_advanced` (sent by the journal hook).
+market_feed_actor spawn_market_feed(caf::actor_system& sys,
+                                    std::shared_ptr<const persistence::event_store> store,
+                                    std::shared_ptr<market_index> index);
+
+} // namespace tt::actors
