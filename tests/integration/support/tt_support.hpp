@@ -5,7 +5,9 @@
 //    the "tt-node ready: http://127.0.0.1:P" line on the child's stdout and for
 //    GET /healthz; kill(sig) + waitpid with a deadline; alive() via WNOHANG.
 //    The child gets PR_SET_PDEATHSIG(SIGKILL), so a test runner killed by a
-//    ctest timeout never leaves a node behind. stderr goes to a log file whose
+//    ctest timeout never leaves a node behind. (The signal comes when the
+//    *thread* that called start() ends: start nodes from a thread that
+//    outlives them, e.g. the test's main thread.) stderr goes to a log file whose
 //    tail is printed when the node dies unexpectedly or a test unwinds.
 //  * free_port(), temp_dir (RAII, removed even when a REQUIRE throws).
 //  * http_client — one synchronous HTTP/1.1 keep-alive connection on
@@ -739,6 +741,116 @@ inline std::string error_code(const http_result& r) {
   if (!code || !code->is_string() || code->as_string().empty() || !msg || !msg->is_string())
     return {};
   return std::string(code->as_string());
+}
+
+
+// -- settlement (wallets, trades, audit) ----------------------------------------------
+
+/// Options for settlement test nodes: fast_node_args() plus an operator
+/// account (admin@example.com), a short commit window and a quick timer sweep.
+inline std::vector<std::string> settlement_node_args(int commit_window_s,
+                                                     int timer_poll_ms = 100) {
+  auto args = fast_node_args();
+  args.insert(args.end(), {"--admin-email", "admin@example.com", "--commit-window-s",
+                           std::to_string(commit_window_s), "--timer-poll-ms",
+                           std::to_string(timer_poll_ms)});
+  return args;
+}
+
+/// A valid listing in USD (a trade's cash is in the first given ticket's
+/// currency, which must be the wallets' currency).
+inline json::object usd_listing(const std::string& tag, int n) {
+  auto o = listing(tag, n);
+  o["currency"] = "USD";
+  return o;
+}
+
+/// Final trade statuses (nothing happens to such a trade any more).
+inline bool final_trade_status(std::string_view s) {
+  return s == "completed" || s == "declined" || s == "cancelled" || s == "expired"
+         || s == "rejected" || s == "refunded";
+}
+
+/// A string member of a JSON object, or empty.
+inline std::string str_of(const json::value& v, std::string_view key) {
+  if (!v.is_object())
+    return {};
+  auto* m = v.as_object().if_contains(key);
+  return m && m->is_string() ? std::string(m->as_string()) : std::string{};
+}
+
+/// An integer member of a JSON object, or `dflt`.
+inline int64_t int_of(const json::value& v, std::string_view key, int64_t dflt = -1) {
+  if (!v.is_object())
+    return dflt;
+  auto* m = v.as_object().if_contains(key);
+  return m && m->is_int64() ? m->as_int64() : dflt;
+}
+
+struct wallet_balance {
+  int status = 0;  // of GET /api/v1/me/wallet
+  int64_t available = 0;
+  int64_t held = 0;
+};
+
+inline wallet_balance get_wallet_balance(http_client& c, const account& a) {
+  auto r = c.get("/api/v1/me/wallet", a.auth());
+  wallet_balance w;
+  w.status = r.status;
+  if (r.status == 200) {
+    auto j = r.json();
+    w.available = int_of(j, "available_minor", 0);
+    w.held = int_of(j, "held_minor", 0);
+  }
+  return w;
+}
+
+/// GET /api/v1/admin/audit with an operator's token: empty when the ledger
+/// is balanced ("ok": true, "sum_minor": 0, no violations, no negative
+/// wallets), else what is wrong (with the body).
+inline std::string audit_problem(http_client& c, const account& admin) {
+  auto r = c.get("/api/v1/admin/audit", admin.auth());
+  if (r.status != 200)
+    return "audit answered " + std::to_string(r.status) + " " + r.body + r.error;
+  auto j = r.json();
+  if (!j.is_object())
+    return "audit body is not JSON: " + r.body;
+  const auto& o = j.as_object();
+  std::string why;
+  auto* ok = o.if_contains("ok");
+  if (!ok || !ok->is_bool() || !ok->as_bool())
+    why += "ok is not true; ";
+  auto* sum = o.if_contains("sum_minor");
+  if (!sum || !sum->is_int64() || sum->as_int64() != 0)
+    why += "sum_minor is not 0; ";
+  for (auto key : {"violations", "negative_wallets"}) {
+    auto* a = o.if_contains(key);
+    if (!a || !a->is_array() || !a->as_array().empty())
+      why += std::string(key) + " is not an empty array; ";
+  }
+  return why.empty() ? why : why + "body: " + r.body;
+}
+
+/// One request, sent again (on a fresh connection, after a short pause) while
+/// there is no answer or the answer is a 5xx, until `until`. For requests
+/// that are idempotent (GETs, keyed writes, trade steps keyed by trade id).
+/// Returns the last result (status 0 or 5xx if the deadline passed).
+inline http_result request_until_answered(http_client& c, http::verb method,
+                                          const std::string& target, const std::string& body,
+                                          const headers_t& headers,
+                                          std::chrono::steady_clock::time_point until,
+                                          int* retries = nullptr) {
+  for (;;) {
+    auto r = c.request(method, target, body, headers);
+    if (r.ok() && r.status < 500)
+      return r;
+    if (std::chrono::steady_clock::now() >= until)
+      return r;
+    if (retries)
+      ++*retries;
+    c.disconnect();
+    std::this_thread::sleep_for(r.ok() ? 50ms : 20ms);
+  }
 }
 
 } // namespace tt::it
