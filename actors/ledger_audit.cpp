@@ -34,6 +34,8 @@ audit_report run_audit(const persistence::event_store& store) {
   std::unordered_map<std::string, wallet_fold> wallets;
   std::unordered_map<std::string, ticket_fold> tickets;
   std::unordered_map<std::string, trade_fold> trades;
+  // Open cash holds: (wallet, intent ref) -> amount.
+  std::map<std::pair<std::string, std::string>, int64_t> holds;
   uint64_t from = 1;
   for (;;) {
     size_t n = store.read_log(from, 4096, [&](uint64_t offset, std::string_view bytes) {
@@ -59,6 +61,10 @@ audit_report run_audit(const persistence::event_store& store) {
           delta(p.from, -p.amount_minor);
           delta(p.to, p.amount_minor);
         }
+        if (x->op == wallet_op::hold)
+          holds[{id, x->ref}] = x->amount_minor;
+        else if (x->op == wallet_op::release || x->op == wallet_op::capture)
+          holds.erase({id, x->ref});
       } else if (auto* x = std::get_if<ticket_listed>(&ev->payload)) {
         tickets[id].owner = x->seller;
       } else if (auto* x = std::get_if<ticket_held>(&ev->payload)) {
@@ -103,6 +109,22 @@ audit_report run_audit(const persistence::event_store& store) {
   for (auto& [id, w] : wallets)
     if (w.available < 0 || w.held < 0)
       r.negative_wallets.push_back(id);
+  // Every open hold belongs to a trade that is still open (intent ids are
+  // "<trade>:p" / "<trade>:c"), and the held balances are exactly the holds.
+  std::unordered_map<std::string, int64_t> held_by_wallet;
+  for (auto& [key, amount] : holds) {
+    held_by_wallet[key.first] += amount;
+    auto colon = key.second.rfind(':');
+    auto tr = trades.find(key.second.substr(0, colon));
+    if (tr != trades.end() && is_final(tr->second.status) && amount > 0)
+      r.violations.push_back("wallet " + key.first + " still holds " + std::to_string(amount)
+                             + " for " + key.second + ", whose trade is "
+                             + to_string(tr->second.status));
+  }
+  for (auto& [id, w] : wallets)
+    if (w.held != held_by_wallet[id])
+      r.violations.push_back("wallet " + id + " holds " + std::to_string(w.held)
+                             + " but its open holds sum to " + std::to_string(held_by_wallet[id]));
   r.tickets = tickets.size();
   // Which open trades claim which tickets: the proposer's side from
   // `proposed` on, the counterparty's once accepted.

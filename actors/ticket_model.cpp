@@ -1,5 +1,7 @@
 #include "actors/ticket_model.hpp"
 
+#include <algorithm>
+
 #include "actors/model_snapshot.hpp"
 #include "messages/errc.hpp"
 #include "persistence/node_keys.hpp"
@@ -90,6 +92,7 @@ void ticket_model::apply(const event_envelope& ev) {
     s.status = ticket_status::listed;
     s.hold_trade_id.clear();
     s.last_transfer_ref = x->trade_id;
+    s.transfer_refs.push_back(x->trade_id);
     s.updated_at_ms = ev.timestamp_ms;
   }
   // Unknown payloads (a newer build's) and other kinds' payloads are ignored.
@@ -203,6 +206,8 @@ ticket_model::decide(const ticket_trade_step& cmd, const persistence::node_keys&
     return make_error(errc::invalid_argument, "trade id is required", "trade_id");
   const auto& s = state;
   bool mine = s.hold_trade_id == cmd.trade_id;
+  bool moved_by_it = std::find(s.transfer_refs.begin(), s.transfer_refs.end(), cmd.trade_id)
+                     != s.transfer_refs.end();
   auto status_error = [&](const char* what) {
     return make_error(errc::invalid_state, std::string{"ticket is "} + to_string(s.status)
                                              + (s.hold_trade_id.empty() ? "" : " by another trade")
@@ -212,7 +217,7 @@ ticket_model::decide(const ticket_trade_step& cmd, const persistence::node_keys&
     case ticket_step::hold:
       if (mine)
         return out{};  // held (or deposited) by this trade already
-      if (s.last_transfer_ref == cmd.trade_id)
+      if (moved_by_it)
         return make_error(errc::invalid_state, "this trade already moved the ticket");
       if (s.seller != cmd.owner)
         return make_error(errc::forbidden, "the ticket belongs to someone else", "ticket_id");
@@ -233,8 +238,8 @@ ticket_model::decide(const ticket_trade_step& cmd, const persistence::node_keys&
         return out{};
       return out{ticket_deposited{cmd.trade_id}};
     case ticket_step::transfer:
-      if (s.last_transfer_ref == cmd.trade_id && s.seller == cmd.to)
-        return out{};  // done already
+      if (moved_by_it)
+        return out{};  // done already (the ticket may have moved on since)
       if (cmd.to.empty())
         return make_error(errc::invalid_argument, "the new owner is required", "to");
       if (mine)

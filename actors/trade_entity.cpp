@@ -23,6 +23,7 @@ namespace {
 
 struct trade_entity_state {
   entity_core<trade_model> core;
+  uint32_t failed_wakes = 0;  // consecutive failed re-drives (in memory only)
   static inline const char* name = "trade";
 };
 
@@ -137,14 +138,16 @@ void hold_side(trade_pointer self, const std::string& party, const request_meta&
   run_parallel(std::move(steps), std::move(done));
 }
 
-/// Releases whatever this trade holds of `party`'s side (idempotent).
+/// Releases whatever this trade holds of `party`'s side (idempotent). The
+/// cash intent is cancelled whatever the trade recorded: a `/cash` raise holds
+/// before it records, so a crash between the two leaves a hold only the
+/// intent id knows about.
 void release_side(trade_pointer self, const std::string& party, const request_meta& meta,
                   std::vector<step_fn>& steps) {
   auto& m = model(self);
   for (const auto& t : m.side_of(party))
     steps.push_back(ticket_step_fn(self, t, ticket_step::release, {}, {}, meta));
-  if (m.pays(party) > 0)
-    steps.push_back(payment_fn(self, intent_cmd(self, party, intent_op::cancel, 0, meta)));
+  steps.push_back(payment_fn(self, intent_cmd(self, party, intent_op::cancel, 0, meta)));
 }
 
 /// Moves every ticket to its new owner and settles the net cash.
@@ -163,9 +166,9 @@ void settle(trade_pointer self, const request_meta& meta, done_fn done) {
     c.fee_minor = trade_model::fee_of(amount, s.fee_bps);
     steps.push_back(payment_fn(self, std::move(c)));
   };
+  // Cancelled whatever the trade recorded (see release_side).
   auto cancel = [&](const std::string& party) {
-    if (m.pays(party) > 0)
-      steps.push_back(payment_fn(self, intent_cmd(self, party, intent_op::cancel, 0, meta)));
+    steps.push_back(payment_fn(self, intent_cmd(self, party, intent_op::cancel, 0, meta)));
   };
   if (net > 0) {
     pay_net(s.proposer, s.counterparty, net);
@@ -185,6 +188,20 @@ trade_status_changed status_event(trade_pointer self, trade_status st,
                                   std::string reason = {}) {
   auto& s = model(self).state;
   return trade_status_changed{st, target, std::move(reason), {s.proposer, s.counterparty}};
+}
+
+/// Moves the trade's durable wake timer to `due_ms` without an event (an
+/// append of no events with only a timer write, same optimistic check).
+void reschedule_wake(trade_pointer self, int64_t due_ms, done_fn done) {
+  auto& core = self->state.core;
+  append_events cmd;
+  cmd.kind = static_cast<uint8_t>(trade_model::kind);
+  cmd.entity_id = core.model.id;
+  cmd.expected_seq = core.seq;
+  cmd.timer_writes = {"wake", std::to_string(due_ms)};
+  self->request(core.env.journal, core.env.append_timeout, std::move(cmd))
+    .await([done](const append_ack&) { done(caf::error{}); },
+           [done](caf::error& err) { done(err); });
 }
 
 void commit(trade_pointer self, event_payload ev, const request_meta& meta, done_fn done) {
@@ -378,7 +395,18 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
       if (s.status == trade_status::proposing || s.status == trade_status::transferring
           || s.status == trade_status::releasing) {
         auto rp = self->make_response_promise<trade_view>();
-        drive(self, meta, answer(self, rp));
+        drive(self, meta, [self, rp](caf::error err) mutable {
+          if (!err) {
+            self->state.failed_wakes = 0;
+            rp.deliver(model(self).view(self->state.core.seq, false));
+            return;
+          }
+          // Still stuck: move the wake timer back (exponential, capped), so a
+          // trade that keeps failing neither spins nor starves other timers.
+          auto n = std::min<uint32_t>(++self->state.failed_wakes, 6);
+          auto due = self->state.core.env.now_ms() + trade_model::redrive_after_ms * (int64_t{1} << n);
+          reschedule_wake(self, due, [rp, err](caf::error) mutable { rp.deliver(err); });
+        });
         return rp;
       }
       if (waiting(s.status) && now >= s.expires_at_ms)
@@ -484,7 +512,8 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
     case trade_action_kind::dispute: {
       if (s.status == trade_status::disputed)
         return view();
-      if (!waiting(s.status))
+      // Only once both sides are held (escrow): before that, decline/cancel.
+      if (s.status != trade_status::accepted && s.status != trade_status::in_escrow)
         return invalid_state(self, "be disputed");
       auto rp = self->make_response_promise<trade_view>();
       commit(self, trade_disputed{cmd.by, cmd.reason}, meta, answer(self, rp));

@@ -540,6 +540,7 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setUpdatedAtMs(t->updated_at_ms);
     b.setHoldTradeId(text(t->hold_trade_id));
     b.setLastTransferRef(text(t->last_transfer_ref));
+    write_list(b.initTransferRefs(static_cast<unsigned>(t->transfer_refs.size())), t->transfer_refs);
   } else if (auto* w = std::get_if<wallet_state>(&s.state)) {
     auto b = st.initWallet();
     b.setCurrency(text(w->currency));
@@ -637,6 +638,7 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.updated_at_ms = r.getUpdatedAtMs();
       t.hold_trade_id = str(r.getHoldTradeId());
       t.last_transfer_ref = str(r.getLastTransferRef());
+      t.transfer_refs = read_list(r.getTransferRefs());
       s.state = std::move(t);
     } else if (st.which() == schema::Snapshot::State::WALLET) {
       auto r = st.getWallet();

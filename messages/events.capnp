@@ -281,6 +281,7 @@ struct TicketState {
   updatedAtMs @7 :Int64;
   holdTradeId @8 :Text;     # the open trade holding it; empty if none
   lastTransferRef @9 :Text; # the trade/transfer that last moved it
+  transferRefs @10 :List(Text);  # every trade/transfer that moved it, oldest first
 }
 
 struct Session {

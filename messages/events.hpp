@@ -235,6 +235,9 @@ struct ticket_state {
   int64_t updated_at_ms = 0;
   std::string hold_trade_id;      // the open trade holding it; empty if none
   std::string last_transfer_ref;  // the trade/transfer that last moved it
+  /// Every trade/transfer that moved it (a retried step of an older trade
+  /// must be recognised as done even after the ticket moved on).
+  std::vector<std::string> transfer_refs;
 
   friend bool operator==(const ticket_state&, const ticket_state&) = default;
 };

@@ -225,6 +225,13 @@ TEST_CASE("ticket trade steps: hold, deposit and transfer are fenced by the trad
   CHECK(step(ticket_step::transfer, "xfer-1", "B", "B") == errc::invalid_argument);
   CHECK(step(ticket_step::transfer, "xfer-1", "B", "C") == errc::ok);
   CHECK(t.m.state.seller == "C");
+  // A re-driven step of the older trade T1 is recognised as done although
+  // the ticket moved on since (it must not fail, nor move it back).
+  before = t.seq;
+  CHECK(step(ticket_step::transfer, "T1", "A", "B") == errc::ok);
+  CHECK(t.seq == before);
+  CHECK(t.m.state.seller == "C");
+  CHECK(t.m.state.transfer_refs == std::vector<std::string>{"T1", "xfer-1"});
   // Release after hold restores listed.
   CHECK(step(ticket_step::hold, "T3", "C") == errc::ok);
   CHECK(step(ticket_step::release, "T3") == errc::ok);
