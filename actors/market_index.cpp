@@ -9,13 +9,36 @@ namespace tt::actors {
 
 namespace {
 
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.empty())
-    return true;
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  });
-  return it != hay.end();
+/// " w1 w2 ..." of lower-case alphanumeric words (everything else separates).
+std::string search_text(const ticket_fields& f) {
+  std::string out = " ";
+  for (const auto* s : {&f.event_name, &f.venue, &f.category}) {
+    for (unsigned char c : *s) {
+      if (std::isalnum(c) || c >= 0x80)
+        out.push_back(static_cast<char>(std::tolower(c)));
+      else if (out.back() != ' ')
+        out.push_back(' ');
+    }
+    if (out.back() != ' ')
+      out.push_back(' ');
+  }
+  return out;
+}
+
+std::vector<std::string> words_of(std::string_view text) {
+  std::vector<std::string> out;
+  std::string w;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) {
+      w.push_back(static_cast<char>(std::tolower(c)));
+    } else if (!w.empty()) {
+      out.push_back(std::move(w));
+      w.clear();
+    }
+  }
+  if (!w.empty())
+    out.push_back(std::move(w));
+  return out;
 }
 
 /// Cursor: "<sort value>.<slot>" of the last item of the previous page.
@@ -51,6 +74,16 @@ void market_index::index_in(uint32_t slot) {
   by_event_[l.fields.event_id].insert(slot);
   by_venue_[l.fields.venue].insert(slot);
   by_category_[l.fields.category].insert(slot);
+  auto text = search_text(l.fields);
+  if (search_[slot] != text) {
+    // Words only ever get slots added; stale entries are filtered by matches.
+    for (auto& w : words_of(text)) {
+      auto& v = words_[w];
+      if (v.empty() || v.back() != slot)
+        v.push_back(slot);
+    }
+    search_[slot] = std::move(text);
+  }
 }
 
 void market_index::index_out(uint32_t slot) {
@@ -82,6 +115,7 @@ void market_index::apply(uint64_t offset, const event_envelope& ev) {
     if (it == slot_of_.end()) {
       slot = static_cast<uint32_t>(slots_.size());
       slots_.emplace_back();
+      search_.emplace_back();
       slot_of_.emplace(ev.entity_id, slot);
       slots_[slot].id = ev.entity_id;
       slots_[slot].created_at_ms = ev.timestamp_ms;
@@ -152,6 +186,15 @@ market_page market_index::query(const market_query& q) const {
     }
     has_after = true;
   }
+  std::vector<std::string> qwords;
+  for (auto& w : words_of(q.q))
+    qwords.push_back(" " + w);
+  auto matches_text = [&](uint32_t slot) {
+    for (const auto& w : qwords)
+      if (search_[slot].find(w) == std::string::npos)
+        return false;
+    return true;
+  };
   auto matches = [&](const market_listing& l) {
     const auto& f = l.fields;
     return (q.category.empty() || f.category == q.category)
@@ -161,8 +204,7 @@ market_page market_index::query(const market_query& q) const {
            && (!q.max_price || f.price_minor <= *q.max_price)
            && (!q.starts_after_ms || f.event_starts_at_ms >= *q.starts_after_ms)
            && (!q.starts_before_ms || f.event_starts_at_ms <= *q.starts_before_ms)
-           && (q.q.empty() || icontains(f.event_name, q.q) || icontains(f.venue, q.q)
-               || icontains(f.category, q.q));
+           && matches_text(static_cast<uint32_t>(&l - slots_.data()));
   };
   // The smallest equality bucket, if any filter names one.
   const std::unordered_set<uint32_t>* bucket = nullptr;
@@ -178,30 +220,87 @@ market_page market_index::query(const market_query& q) const {
   consider(by_event_, q.event_id);
   consider(by_venue_, q.venue);
   consider(by_category_, q.category);
+  // Text: the slots of every word starting with the rarest query word, if
+  // that is a small enough set (else the ordered walk filters instead).
+  constexpr size_t collect_limit = 50000;
+  std::vector<uint32_t> text_slots;
+  bool use_text = false;
+  if (!qwords.empty()) {
+    size_t best = SIZE_MAX;
+    for (const auto& w : qwords) {
+      auto prefix = std::string_view(w).substr(1);
+      size_t n = 0;
+      for (auto it = words_.lower_bound(std::string(prefix));
+           it != words_.end() && it->first.compare(0, prefix.size(), prefix) == 0 && n <= collect_limit;
+           ++it)
+        n += it->second.size();
+      if (n < best) {
+        best = n;
+        if (n <= collect_limit) {
+          text_slots.clear();
+          for (auto it = words_.lower_bound(std::string(prefix));
+               it != words_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+            text_slots.insert(text_slots.end(), it->second.begin(), it->second.end());
+          use_text = true;
+        }
+      }
+    }
+    if (use_text && bucket && bucket->size() < text_slots.size())
+      use_text = false;
+    if (use_text) {
+      std::sort(text_slots.begin(), text_slots.end());
+      text_slots.erase(std::unique(text_slots.begin(), text_slots.end()), text_slots.end());
+    }
+  }
   std::vector<key> hits;
   auto take = [&](const key& k) {
     hits.push_back(k);
     return hits.size() > q.limit;  // one extra: is there a next page?
   };
-  // A small bucket: collect, filter, order. Otherwise walk the sort order.
-  if (bucket && bucket->size() <= 4 * 4096) {
+  auto collect = [&](const auto& slots) {
     std::vector<key> keys;
-    keys.reserve(bucket->size());
-    for (auto slot : *bucket) {
-      key k{sort_value(slots_[slot], q.sort), slot};
-      if ((!has_after || after < k) && matches(slots_[slot]))
+    keys.reserve(slots.size());
+    for (auto slot : slots) {
+      const auto& l = slots_[slot];
+      if (!l.listed)
+        continue;
+      key k{sort_value(l, q.sort), slot};
+      if ((!has_after || after < k) && matches(l))
         keys.push_back(k);
     }
+    return keys;
+  };
+  // A small candidate set: collect, filter, order. Otherwise walk the sort
+  // order, bounded by the range filter on the sort key if there is one.
+  if (use_text || (bucket && bucket->size() <= collect_limit)) {
+    auto keys = use_text ? collect(text_slots) : collect(*bucket);
     auto n = std::min(keys.size(), q.limit + 1);
     std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n), keys.end());
     keys.resize(n);
     hits = std::move(keys);
   } else {
     const auto& order = by_[s];
-    auto it = has_after ? order.upper_bound(after) : order.begin();
-    for (; it != order.end(); ++it)
+    std::optional<int64_t> lo, hi;
+    if (q.sort == market_sort::price) {
+      lo = q.min_price;
+      hi = q.max_price;
+    } else if (q.sort == market_sort::starts_at) {
+      lo = q.starts_after_ms;
+      hi = q.starts_before_ms;
+    }
+    key start = after;
+    bool inclusive = !has_after;
+    if (lo && (!has_after || start < key{*lo, 0})) {
+      start = key{*lo, 0};
+      inclusive = true;
+    }
+    auto it = inclusive ? order.lower_bound(start) : order.upper_bound(start);
+    for (; it != order.end(); ++it) {
+      if (hi && it->first > *hi)
+        break;
       if (matches(slots_[it->second]) && take(*it))
         break;
+    }
   }
   if (hits.size() > q.limit) {
     hits.resize(q.limit);

@@ -7,6 +7,7 @@
 // under a shared lock. Rebuilt from the log at start (no state of its own).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -26,7 +27,9 @@ struct market_query {
   std::string category;
   std::string event_id;
   std::string venue;
-  std::string q;  // case-insensitive substring of event name, venue or category
+  /// Words; each must start a word of the event name, venue or category
+  /// (case-insensitive): "lak cel" finds "Lakers vs Celtics".
+  std::string q;
   std::optional<int64_t> min_price;
   std::optional<int64_t> max_price;
   std::optional<int64_t> starts_after_ms;
@@ -77,6 +80,8 @@ private:
 
   mutable std::shared_mutex mtx_;
   std::vector<market_listing> slots_;              // slot = order first seen in the log
+  std::vector<std::string> search_;                // per slot: " word word ..." lower case
+  std::map<std::string, std::vector<uint32_t>> words_;  // word -> slots (append-only)
   std::unordered_map<std::string, uint32_t> slot_of_;
   std::set<key> by_[3];                            // listed only, per market_sort
   std::unordered_map<std::string, std::unordered_set<uint32_t>> by_event_, by_venue_,

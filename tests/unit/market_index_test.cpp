@@ -71,6 +71,22 @@ TEST_CASE("market index: filters and sort orders") {
   q.q = "rOcK";
   CHECK(m.ids(q) == std::vector<std::string>{"t2", "t1"});
   q = {};
+  q.q = "nig roc";  // word prefixes, any order of fields
+  CHECK(m.ids(q) == std::vector<std::string>{"t2", "t1"});
+  q.q = "ock";  // not a word start
+  CHECK(m.ids(q).empty());
+  q = {};
+  q.q = "jazz";
+  q.category = "music";
+  CHECK(m.ids(q) == std::vector<std::string>{"t4"});
+  q = {};
+  q.sort = market_sort::price;
+  q.min_price = 300;
+  q.max_price = 500;
+  CHECK(m.ids(q) == std::vector<std::string>{"t2", "t1"});
+  q.sort = market_sort::starts_at;
+  CHECK(m.ids(q) == std::vector<std::string>{"t2", "t1"});
+  q = {};
   q.venue = "Stadium";
   q.starts_after_ms = 500;
   q.starts_before_ms = 1500;
