@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
+
+#include "caf/duration.hpp"
 
 #include "messages/interfaces.hpp"
 
@@ -26,8 +29,13 @@ struct entity_env {
   /// Write a snapshot with the append that brings the entity this many events
   /// past its last snapshot.
   uint32_t snapshot_every = 64;
-  /// Timeout of one append request to the journal.
-  std::chrono::milliseconds append_timeout{10000};
+  /// Timeout of one append request to the journal; 0 (the default): none.
+  /// The journal answers every append it takes (ack or error) and stops only
+  /// after every entity did (node shutdown order); requests still queued at a
+  /// stopped journal are bounced by CAF. A finite timeout only costs: CAF 0.17
+  /// never cancels request timeouts, each one is a clock-thread wake-up
+  /// (measured: 13 % of a settlement run's CPU).
+  std::chrono::milliseconds append_timeout{0};
   /// Wall clock in milliseconds since the epoch (replaceable in tests).
   std::function<int64_t()> clock;
   /// What trade entities talk to (actors/settlement.hpp); null elsewhere.
@@ -35,5 +43,13 @@ struct entity_env {
 
   int64_t now_ms() const;
 };
+
+/// `self->request(env.journal, ...)` with `append_timeout` (none if 0).
+template <class Self, class... Ts>
+auto request_journal(Self* self, const entity_env& env, Ts&&... xs) {
+  if (env.append_timeout.count() == 0)
+    return self->request(env.journal, caf::infinite, std::forward<Ts>(xs)...);
+  return self->request(env.journal, env.append_timeout, std::forward<Ts>(xs)...);
+}
 
 } // namespace tt::actors

@@ -132,7 +132,7 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
     cmd.snapshot_seq = new_seq;
   }
   bool snap = !cmd.snapshot.empty();
-  self->request(core.env.journal, core.env.append_timeout, std::move(cmd))
+  request_journal(self, core.env, std::move(cmd))
     .await(
       [self, done, next = std::move(next), new_seq, snap](const append_ack&) mutable {
         auto& c = self->state.core;

@@ -199,7 +199,7 @@ void reschedule_wake(trade_pointer self, int64_t due_ms, done_fn done) {
   cmd.entity_id = core.model.id;
   cmd.expected_seq = core.seq;
   cmd.timer_writes = {"wake", std::to_string(due_ms)};
-  self->request(core.env.journal, core.env.append_timeout, std::move(cmd))
+  request_journal(self, core.env, std::move(cmd))
     .await([done](const append_ack&) { done(caf::error{}); },
            [done](caf::error& err) { done(err); });
 }
