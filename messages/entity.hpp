@@ -19,6 +19,7 @@ enum class entity_kind : uint8_t {
   escrow = 4,
   email_index = 5,
   wallet = 6,
+  consumer = 7,  // an event-log consumer's committed offset (no events, index only)
 };
 
 const char* to_string(entity_kind k);

@@ -143,6 +143,7 @@ const char* to_string(entity_kind k) {
     case entity_kind::escrow: return "escrow";
     case entity_kind::email_index: return "email_index";
     case entity_kind::wallet: return "wallet";
+    case entity_kind::consumer: return "consumer";
     default: return "unknown";
   }
 }

@@ -2,6 +2,7 @@
 
 #include "nodes/edge_internal.hpp"
 #include "nodes/market_routes.hpp"
+#include "nodes/tail_routes.hpp"
 #include "nodes/trade_routes.hpp"
 
 namespace tt::nodes {
@@ -72,14 +73,18 @@ void issue_tokens(edge::impl& d, bridge_actor::pointer self, const std::string& 
   start_session cmd{account_id, family, hash, meta};
   auto ttl = d.cfg.access_token_ttl;
   auto jwt = d.deps.jwt;
-  if (!d.cfg.admin_emails.empty() && role.empty()) {
+  if ((!d.cfg.admin_emails.empty() || !d.cfg.analytics_emails.empty()) && role.empty()) {
     // Operators are named by email in the node's configuration.
     self->request(d.deps.accounts, d.cfg.request_timeout, get_account{account_id})
       .then(
         [&d, self, account_id, meta, respond](account_view& a) {
-          const auto& admins = d.cfg.admin_emails;
-          bool admin = std::find(admins.begin(), admins.end(), a.email) != admins.end();
-          issue_tokens(d, self, account_id, meta, respond, admin ? "admin" : "user");
+          auto listed = [&a](const std::vector<std::string>& emails) {
+            return std::find(emails.begin(), emails.end(), a.email) != emails.end();
+          };
+          issue_tokens(d, self, account_id, meta, respond,
+                       listed(d.cfg.admin_emails)       ? "admin"
+                       : listed(d.cfg.analytics_emails) ? "analytics"
+                                                        : "user");
         },
         [respond](caf::error& err) { respond(from_error(err)); });
     return;
@@ -387,7 +392,7 @@ const std::vector<route_entry>& route_table() {
     {{"DELETE", "/api/v1/tickets/{id}", true, "Withdraw a ticket"}, delete_ticket},
     {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
   };
-  for (const auto* more : {&settlement_routes(), &market_routes()})
+  for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes()})
     t.insert(t.end(), more->begin(), more->end());
   return t;
   }();

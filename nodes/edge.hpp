@@ -44,6 +44,8 @@ struct edge_config {
   std::vector<std::string> cors_origins;
   /// Accounts (normalised emails) whose logins carry the admin role.
   std::vector<std::string> admin_emails;
+  /// Accounts whose logins carry the analytics role (the event feed).
+  std::vector<std::string> analytics_emails;
 };
 
 /// Everything the edge talks to; built by the node.
@@ -63,6 +65,7 @@ struct edge_deps {
   std::shared_ptr<prometheus::Registry> registry;
   notifier_actor notifier;
   std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
+  journal_actor journal;  // consumer offsets (index-only appends)
 };
 
 /// One row of the route table (also the source of truth the OpenAPI test

@@ -23,6 +23,7 @@
 #include "persistence/event_store.hpp"
 #include "persistence/journal_actor.hpp"
 #include "persistence/node_keys.hpp"
+#include "persistence/pg_projection.hpp"
 
 namespace tt::nodes {
 
@@ -47,6 +48,7 @@ struct node::impl {
   payment_provider_actor payments;
   transfer_adapter_actor transfers;
   timer_service_actor timers;
+  std::unique_ptr<persistence::pg_projector> projector;  // --postgres only
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
   bool stopped = false;
@@ -88,10 +90,19 @@ bool node::start(std::string* error) {
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
   d.notifier = spawn_notifier(*d.sys, d.store);
   d.market_feed = actors::spawn_market_feed(*d.sys, d.store, d.market);
+  if (!d.cfg.postgres_url.empty()) {
+    persistence::pg_projection_config pc;
+    pc.url = d.cfg.postgres_url;
+    d.projector = std::make_unique<persistence::pg_projector>(pc, d.store, d.registry.get());
+    d.projector->start();  // connects on its own thread; never blocks the node
+  }
   persistence::journal_config jc;
-  jc.on_commit = [n = d.notifier, m = d.market_feed](uint64_t next_offset) {
+  jc.on_commit = [n = d.notifier, m = d.market_feed,
+                  p = d.projector.get()](uint64_t next_offset) {
     caf::anon_send(n, log_advanced{next_offset});
     caf::anon_send(m, log_advanced{next_offset});
+    if (p)
+      p->notify(next_offset);
   };
   jc.max_batch_events = d.cfg.journal_max_batch;
   jc.max_delay = d.cfg.journal_max_delay;
@@ -128,6 +139,7 @@ bool node::start(std::string* error) {
   ec2.access_token_ttl = d.cfg.access_token_ttl;
   ec2.cors_origins = d.cfg.cors_origins;
   ec2.admin_emails = d.cfg.admin_emails;
+  ec2.analytics_emails = d.cfg.analytics_emails;
   edge_deps deps;
   deps.tickets = d.region;
   deps.accounts = d.accounts;
@@ -146,6 +158,7 @@ bool node::start(std::string* error) {
   deps.registry = d.registry;
   deps.notifier = d.notifier;
   deps.market = d.market;
+  deps.journal = d.journal;
   d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);
   http_server_config hc;
   hc.host = d.cfg.http_host;
@@ -185,6 +198,8 @@ void node::stop() {
   if (d.stopped)
     return;
   d.stopped = true;
+  if (d.projector)
+    d.projector->stop();  // first: joins its thread (rolls back an open batch)
   if (d.http_edge)
     d.http_edge->set_ready(false);
   if (d.server)
@@ -233,6 +248,7 @@ void node::stop() {
   d.wallets = nullptr;
   d.sys.reset();
   d.sys_cfg.reset();
+  d.projector.reset();  // after the journal: its on_commit holds a pointer
   if (d.store)
     d.store->close();
   log::info("node_stopped", {{"data_dir", d.cfg.data_dir}});

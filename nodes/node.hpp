@@ -41,7 +41,10 @@ struct node_config {
   std::chrono::milliseconds commit_window{std::chrono::hours{24}};
   uint32_t fee_bps = 0;
   std::vector<std::string> admin_emails;
+  std::vector<std::string> analytics_emails;  // logins get the analytics role (event feed)
   std::chrono::milliseconds timer_poll{500};
+  /// PostgreSQL projections (libpq URL or key=value string); empty: off.
+  std::string postgres_url;
 };
 
 class node {

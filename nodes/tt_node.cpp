@@ -63,10 +63,15 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--admin-email", cfg.admin_emails,
                  "account email whose logins get the admin role (repeatable)");
+  app.add_option("--analytics-email", cfg.analytics_emails,
+                 "account email whose logins get the analytics role: the event feed (repeatable)");
   int64_t timer_poll_ms = cfg.timer_poll.count();
   app.add_option("--timer-poll-ms", timer_poll_ms, "how often durable timers are checked")
     ->check(CLI::Range(int64_t{10}, int64_t{60000}))
     ->capture_default_str();
+  app.add_option("--postgres", cfg.postgres_url,
+                 "project the event log into this PostgreSQL 15 database (libpq URL, e.g. "
+                 "postgresql://user@host:5432/db); off when empty");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -76,9 +81,10 @@ int main(int argc, char** argv) {
   cfg.access_token_ttl = std::chrono::seconds(ttl_s);
   cfg.commit_window = std::chrono::milliseconds(commit_window_s * 1000);
   cfg.timer_poll = std::chrono::milliseconds(timer_poll_ms);
-  for (auto& e : cfg.admin_emails)
-    for (auto& ch : e)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (auto* list : {&cfg.admin_emails, &cfg.analytics_emails})
+    for (auto& e : *list)
+      for (auto& ch : e)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (log_level == "debug")
     tt::log::set_min_level(tt::log::level::debug);
   else if (log_level == "warn")

@@ -229,8 +229,16 @@ void event_store::append_batch(std::span<const append_request> requests,
       continue;
     }
     if (req.events.empty()) {
+      // No events: only index and timer writes (e.g. a consumer's committed
+      // offset, a trade's re-scheduled wake), still under the seq check.
       res.last_seq = current;
       res.first_offset = offset;
+      for (size_t k = 0; k + 1 < req.index_writes.size(); k += 2) {
+        if (req.index_writes[k + 1].empty())
+          batch.Delete(d.cf(cf_index_cf), slice(req.index_writes[k]));
+        else
+          batch.Put(d.cf(cf_index_cf), slice(req.index_writes[k]), slice(req.index_writes[k + 1]));
+      }
       d.put_timers(batch, timer_due, prefix, req.timer_writes);
       continue;
     }
