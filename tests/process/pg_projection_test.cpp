@@ -1,0 +1,542 @@
+// PostgreSQL projections (tt-node --postgres): the row mapping of every golden
+// event type, and a fault test against a throwaway PostgreSQL 15 — kill -9 the
+// node mid-load, restart it, crash-restart PostgreSQL mid-load, and check the
+// projection is exactly once: one tickets row per listing, one audit_log row
+// per log offset 1..N without gaps.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "messages/events.hpp"
+#include "persistence/pg_projection.hpp"
+#include "support.hpp"
+
+using namespace tt::test;
+namespace pp = tt::persistence;
+
+namespace {
+
+// -- golden mapping -----------------------------------------------------------------
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const pp::pg_row_op* find_op(const std::vector<pp::pg_row_op>& ops, std::string_view table,
+                             size_t nth = 0) {
+  for (const auto& op : ops)
+    if (op.table == table && nth-- == 0)
+      return &op;
+  return nullptr;
+}
+
+std::optional<std::string> col(const pp::pg_row_op* op, std::string_view name) {
+  REQUIRE(op != nullptr);
+  auto* c = op->column(name);
+  REQUIRE_MESSAGE(c != nullptr, "no column " << name << " in " << op->table);
+  return c->value;
+}
+
+const char* alice = "U1111111111111111111111";
+const char* bob = "U4444444444444444444444";
+const char* trade = "T2222222222222222222222";
+const char* ticket2 = "K3333333333333333333333";
+
+} // namespace
+
+TEST_CASE("golden events of every type map to the expected rows") {
+  std::set<std::string> seen;
+  for (const char* version : {"v1", "v2"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TT_GOLDEN_DIR) / version)) {
+      auto stem = entry.path().stem().string();
+      if (stem.rfind("snapshot_", 0) == 0)
+        continue;
+      CAPTURE(version);
+      CAPTURE(stem);
+      std::string why;
+      auto ev = tt::decode_event(read_all(entry.path()), &why);
+      REQUIRE_MESSAGE(ev.has_value(), why);
+      CHECK(tt::event_type_name(ev->payload) == stem);
+      seen.insert(stem);
+      const uint64_t offset = 41;
+      auto ops = pp::pg_rows_for(offset, *ev);
+      REQUIRE(!ops.empty());
+      // Always first: exactly one audit row keyed by the offset.
+      auto* audit = &ops.front();
+      CHECK(audit->table == "audit_log");
+      CHECK(audit->op == pp::pg_row_op::kind::insert);
+      REQUIRE(audit->key("\"offset\"") != nullptr);
+      CHECK(audit->key("\"offset\"")->value == "41");
+      CHECK(col(audit, "action") == stem);
+      CHECK(col(audit, "entity_kind") == std::string(tt::to_string(ev->kind)));
+      CHECK(col(audit, "entity_id") == ev->entity_id);
+      CHECK(col(audit, "actor") == std::string(alice));
+      CHECK(col(audit, "seq") == std::to_string(ev->seq));
+      CHECK(col(audit, "at") == pp::pg_time(ev->timestamp_ms));
+      CHECK(std::count_if(ops.begin(), ops.end(), [](auto& o) { return o.table == "audit_log"; }) == 1);
+      // Every statement renders.
+      for (const auto& op : ops)
+        CHECK(!pp::pg_sql(op).empty());
+
+      if (stem == "ticket_listed") {
+        REQUIRE(ops.size() == 2);
+        auto* t = find_op(ops, "tickets");
+        CHECK(t->op == pp::pg_row_op::kind::upsert);
+        CHECK(t->key("id")->value == "T000000000000000000001");
+        CHECK(col(t, "owner") == std::string(alice));
+        CHECK(col(t, "status") == "listed");
+        CHECK(col(t, "event_id") == "nba-2026-lal-bos");
+        CHECK(col(t, "event_name") == "Lakers vs Celtics");
+        CHECK(col(t, "venue") == "Crypto.com Arena");
+        CHECK(col(t, "category") == "basketball");
+        CHECK(col(t, "section") == "101");
+        CHECK(col(t, "seat_row") == "A");
+        CHECK(col(t, "seats") == R"(["1","2"])");
+        CHECK(col(t, "face_value_minor") == "25000");
+        CHECK(col(t, "price_minor") == "27500");
+        CHECK(col(t, "currency") == "USD");
+        CHECK(col(t, "platform") == "ticketmaster");
+        CHECK(col(t, "event_starts_at") == pp::pg_time(1798228800000));
+        CHECK(col(t, "last_offset") == "41");
+        CHECK(t->column("created_at")->mode == pp::pg_column::how::insert_only);
+        // Barcodes never leave the entity.
+        CHECK(t->column("barcode_sealed") == nullptr);
+        CHECK(pp::pg_sql(*t).find("ON CONFLICT (id) DO UPDATE SET") != std::string::npos);
+        CHECK(pp::pg_sql(*t).find("created_at = EXCLUDED") == std::string::npos);
+      } else if (stem == "ticket_updated") {
+        REQUIRE(ops.size() == 2);
+        auto* t = find_op(ops, "tickets");
+        CHECK(t->op == pp::pg_row_op::kind::update);
+        CHECK(col(t, "price_minor") == "30000");
+        CHECK(col(t, "venue") == "Staples Center");
+        CHECK(t->column("event_name") == nullptr);
+      } else if (stem == "ticket_withdrawn") {
+        auto* t = find_op(ops, "tickets");
+        CHECK(col(t, "status") == "withdrawn");
+        CHECK(col(t, "withdraw_reason") == "sold elsewhere");
+      } else if (stem == "ticket_held") {
+        auto* t = find_op(ops, "tickets");
+        CHECK(t->key("id")->value == ticket2);
+        CHECK(col(t, "status") == "held");
+        CHECK(col(t, "hold_trade_id") == std::string(trade));
+      } else if (stem == "ticket_released") {
+        auto* t = find_op(ops, "tickets");
+        CHECK(col(t, "status") == "listed");
+        CHECK(col(t, "hold_trade_id") == std::nullopt);
+        auto* e = find_op(ops, "escrows");
+        CHECK(e->op == pp::pg_row_op::kind::update);
+        CHECK(e->key("trade_id")->value == trade);
+        CHECK(e->key("ticket_id")->value == ticket2);
+        CHECK(col(e, "status") == "released");
+      } else if (stem == "ticket_deposited") {
+        CHECK(col(find_op(ops, "tickets"), "status") == "in_escrow");
+        auto* e = find_op(ops, "escrows");
+        CHECK(e->op == pp::pg_row_op::kind::upsert);
+        CHECK(e->key("trade_id")->value == trade);
+        CHECK(e->key("ticket_id")->value == ticket2);
+        CHECK(col(e, "status") == "deposited");
+      } else if (stem == "ticket_transferred") {
+        auto* t = find_op(ops, "tickets");
+        CHECK(col(t, "owner") == std::string(bob));
+        CHECK(col(t, "status") == "listed");
+        CHECK(col(t, "last_transfer_ref") == std::string(trade));
+        CHECK(col(find_op(ops, "escrows"), "status") == "transferred");
+      } else if (stem == "wallet_posted") {
+        REQUIRE(ops.size() == 2);
+        auto* p = find_op(ops, "payments");
+        CHECK(p->op == pp::pg_row_op::kind::insert);
+        CHECK(p->key("\"offset\"")->value == "41");
+        CHECK(col(p, "wallet") == std::string(alice));
+        CHECK(col(p, "op") == "capture");
+        CHECK(col(p, "ref") == std::string(trade) + ":p");
+        CHECK(col(p, "amount_minor") == "300");
+        CHECK(col(p, "currency") == "USD");
+        CHECK(col(p, "counterparty") == std::string(bob));
+        CHECK(col(p, "postings")
+              == R"([{"from":"user_held","to":"platform_escrow","amount_minor":300},)"
+                 R"({"from":"user_held","to":"user_available","amount_minor":200}])");
+      } else if (stem == "trade_proposed") {
+        auto* t = find_op(ops, "trades");
+        CHECK(t->op == pp::pg_row_op::kind::upsert);
+        CHECK(t->key("id")->value == trade);
+        CHECK(col(t, "proposer") == std::string(alice));
+        CHECK(col(t, "counterparty") == std::string(bob));
+        CHECK(col(t, "status") == "proposing");
+        CHECK(col(t, "give") == R"(["K3333333333333333333333"])");
+        CHECK(col(t, "take") == R"(["K5555555555555555555555","K6666666666666666666666"])");
+        CHECK(col(t, "ticket_count") == "3");
+        CHECK(col(t, "proposer_pays_minor") == "500");
+        CHECK(col(t, "counterparty_pays_minor") == "0");
+        CHECK(col(t, "currency") == "USD");
+        CHECK(col(t, "fee_bps") == "150");
+        CHECK(col(t, "expires_at") == pp::pg_time(1795996800000));
+      } else if (stem == "trade_status_changed") {
+        auto* t = find_op(ops, "trades");
+        CHECK(col(t, "status") == "releasing");
+        CHECK(col(t, "target") == "expired");
+        CHECK(col(t, "reason") == "the commit window ended");
+        CHECK(find_op(ops, "disputes") == nullptr);  // not final
+      } else if (stem == "trade_cash_added") {
+        // bob is not the proposer: the second update (proposer <> bob) applies.
+        REQUIRE(ops.size() == 3);
+        auto* p = find_op(ops, "trades", 0);
+        auto* c = find_op(ops, "trades", 1);
+        CHECK(p->key("proposer")->value == bob);
+        CHECK_FALSE(p->key("proposer")->negate);
+        CHECK(p->column("proposer_pays_minor")->mode == pp::pg_column::how::add);
+        CHECK(col(p, "proposer_pays_minor") == "125");
+        CHECK(c->key("proposer")->negate);
+        CHECK(col(c, "counterparty_pays_minor") == "125");
+        CHECK(pp::pg_sql(*c).find("counterparty_pays_minor = counterparty_pays_minor + '125'")
+              != std::string::npos);
+        CHECK(pp::pg_sql(*c).find("proposer <> 'U4444444444444444444444'") != std::string::npos);
+      } else if (stem == "trade_deposit") {
+        auto* e = find_op(ops, "escrows");
+        CHECK(e->key("trade_id")->value == trade);
+        CHECK(e->key("ticket_id")->value == ticket2);
+        auto* t = find_op(ops, "trades");
+        CHECK(col(t, "deposited_count") == "1");
+        CHECK(t->column("status")->mode == pp::pg_column::how::expr);
+      } else if (stem == "trade_disputed") {
+        CHECK(col(find_op(ops, "trades"), "status") == "disputed");
+        auto* d = find_op(ops, "disputes");
+        CHECK(d->key("trade_id")->value == trade);
+        CHECK(col(d, "disputed_by") == std::string(bob));
+        CHECK(col(d, "reason") == "wrong seats");
+        CHECK(col(d, "resolution") == std::nullopt);
+      } else {
+        // Identity events: only the audit row (no PII tables).
+        CHECK(ops.size() == 1);
+      }
+    }
+  }
+  // Every event type of the schema has a golden file, hence was checked.
+  CHECK(seen.size() == 18);
+
+  // A final status resolves the dispute; undecodable bytes still get their audit row.
+  tt::event_envelope e;
+  e.kind = tt::entity_kind::trade;
+  e.entity_id = trade;
+  e.timestamp_ms = 1000;
+  e.payload = tt::trade_status_changed{tt::trade_status::refunded, tt::trade_status::proposing, "operator", {}};
+  auto ops = pp::pg_rows_for(7, e);
+  auto* d = find_op(ops, "disputes");
+  REQUIRE(d != nullptr);
+  CHECK(col(d, "resolution") == "refunded");
+  CHECK(col(find_op(ops, "trades"), "target") == std::nullopt);
+  auto bad = pp::pg_rows_for_undecodable(9);
+  REQUIRE(bad.size() == 1);
+  CHECK(col(&bad[0], "action") == "undecodable");
+  // Quoting and sanitising.
+  CHECK(pp::pg_literal("it's") == "'it''s'");
+  CHECK(pp::pg_literal(std::string("a\0b", 3)) == "'ab'");
+  CHECK(pp::pg_literal("\xff") == "'\xEF\xBF\xBD'");
+  CHECK(pp::pg_time(1795910400001) == "2026-11-29T00:00:00.001Z");
+  REQUIRE(!pp::pg_migrations().empty());
+  CHECK(pp::pg_migrations()[0].name == "001_projections");
+}
+
+// -- PostgreSQL fault test ----------------------------------------------------------------
+
+namespace {
+
+constexpr const char* pg_bindir = "/usr/lib/postgresql/15/bin";
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+/// Runs a shell command; returns (exit code, stdout).
+std::pair<int, std::string> run(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f)
+    return {-1, {}};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    out.append(buf, n);
+  int rc = pclose(f);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+/// A throwaway PostgreSQL 15 cluster (as bench/settlement/pg_anchor.sh):
+/// initdb in a temp dir, trust auth, a free 127.0.0.1 port; as user postgres
+/// (or nobody) when run as root. Stopped and deleted in the destructor.
+class pg_cluster {
+public:
+  pg_cluster() {
+    char tmpl[] = "/tmp/tt-pgproj-XXXXXX";
+    if (!mkdtemp(tmpl))
+      throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    if (getuid() == 0) {
+      runas_ = run("id postgres >/dev/null 2>&1 && echo postgres || echo nobody").second;
+      while (!runas_.empty() && (runas_.back() == '\n'))
+        runas_.pop_back();
+      run("chown " + runas_ + " " + dir_);
+      prefix_ = "runuser -u " + runas_ + " -- ";
+    }
+  }
+  ~pg_cluster() {
+    if (std::filesystem::exists(dir_ + "/data/postmaster.pid"))
+      run(prefix_ + pg_bindir + "/pg_ctl -D " + dir_ + "/data -m immediate -w -t 30 stop >/dev/null 2>&1");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  bool init() {
+    auto r = run(prefix_ + pg_bindir + "/initdb -D " + dir_ + "/data -U tt -A trust >" + dir_
+                 + "/initdb.log 2>&1");
+    return r.first == 0;
+  }
+  bool start() {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (port_ == 0 || attempt > 0)
+        port_ = free_port();
+      if (start_on_port())
+        return true;
+    }
+    return false;
+  }
+  /// Starts again on the same port (the node's URL names it).
+  bool start_on_port() {
+    auto r = run(prefix_ + pg_bindir + "/pg_ctl -D " + dir_ + "/data -l " + dir_
+                 + "/server.log -w -t 60 -o " + shell_quote("-p " + std::to_string(port_) + " -k " + dir_
+                                                            + " -c listen_addresses=127.0.0.1")
+                 + " start >/dev/null 2>&1");
+    return r.first == 0;
+  }
+  bool stop(const char* mode) {
+    return run(prefix_ + pg_bindir + "/pg_ctl -D " + dir_ + "/data -m " + mode
+               + " -w -t 60 stop >/dev/null 2>&1")
+             .first
+           == 0;
+  }
+  std::string url() const { return "postgresql://tt@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+
+  /// One value (first column of the first row), or nullopt on error.
+  std::optional<std::string> query(const std::string& sql) {
+    auto r = run(std::string(pg_bindir) + "/psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "
+                 + std::to_string(port_) + " -U tt -d postgres -c " + shell_quote(sql) + " 2>/dev/null");
+    if (r.first != 0)
+      return std::nullopt;
+    auto s = r.second;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+      s.pop_back();
+    return s;
+  }
+  int64_t number(const std::string& sql) {
+    auto v = query(sql);
+    REQUIRE_MESSAGE(v.has_value(), "query failed: " << sql);
+    return std::stoll(v->empty() ? "0" : *v);
+  }
+
+private:
+  std::string dir_;
+  std::string runas_;
+  std::string prefix_;
+  uint16_t port_ = 0;
+};
+
+/// The value of tt_projection_lag_events in /metrics, or -1.
+double projection_lag(http_client& c) {
+  auto r = c.get("/metrics");
+  if (r.status != 200)
+    return -1;
+  auto pos = r.body.find("\ntt_projection_lag_events{");
+  if (pos == std::string::npos)
+    return -1;
+  auto sp = r.body.find("} ", pos);
+  return std::stod(r.body.substr(sp + 2, r.body.find('\n', sp) - sp - 2));
+}
+
+/// Waits until the projection reports lag 0 and PostgreSQL's stored offset
+/// stopped moving; returns that offset (the number of events N), or -1.
+int64_t wait_caught_up(pg_cluster& pg, http_client& c, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (projection_lag(c) == 0) {
+      auto off = pg.query(R"(SELECT "offset" FROM projection_offsets WHERE name = 'main')");
+      if (off && !off->empty()) {
+        // Lag 0 means offset == the store's next_offset - 1; confirm it holds.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        auto again = pg.query(R"(SELECT "offset" FROM projection_offsets WHERE name = 'main')");
+        if (again == off && projection_lag(c) == 0)
+          return std::stoll(*off);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+std::vector<std::string> fast_args(const std::string& url) {
+  return {"--no-rate-limits", "--argon2-ops", "1", "--argon2-mem-mib", "8", "--postgres", url};
+}
+
+/// Lists tickets from `clients` threads until `stop` or `per_client` each;
+/// acknowledged ids go to `acked`.
+void list_load(uint16_t port, const std::string& token, const std::string& tag, int clients,
+               int per_client, std::atomic<bool>& stop, std::mutex& mtx,
+               std::vector<std::string>& acked, std::atomic<int>& count) {
+  std::vector<std::thread> ts;
+  for (int t = 0; t < clients; ++t) {
+    ts.emplace_back([&, t] {
+      http_client c{port, std::chrono::seconds(5)};
+      c.no_retry = true;
+      for (int k = 0; k < per_client && !stop; ++k) {
+        auto r = c.post("/api/v1/tickets", listing_body(tag, t * 1000 + k), {bearer(token)});
+        if (r.status == 0)
+          break;
+        if (r.status == 201) {
+          std::lock_guard<std::mutex> g{mtx};
+          acked.push_back(std::string(r.json().at("id").as_string()));
+          ++count;
+        }
+      }
+    });
+  }
+  for (auto& th : ts)
+    th.join();
+}
+
+/// The projection is exactly once for a log of `n` events.
+void check_exactly_once(pg_cluster& pg, int64_t n, const std::vector<std::string>& acked,
+                        const std::string& account) {
+  CHECK(pg.number("SELECT count(*) FROM audit_log") == n);
+  CHECK(pg.number(R"(SELECT min("offset") FROM audit_log)") == 1);
+  CHECK(pg.number(R"(SELECT max("offset") FROM audit_log)") == n);
+  CHECK(pg.number("SELECT count(*) FROM audit_log WHERE action = 'undecodable'") == 0);
+  // One tickets row per listed ticket: every acknowledged one, and no other
+  // than those the log lists (a listing in flight at the kill may be there
+  // without its ack).
+  auto rows = pg.number("SELECT count(*) FROM tickets");
+  CHECK(rows == pg.number("SELECT count(DISTINCT entity_id) FROM audit_log WHERE action = 'ticket_listed'"));
+  CHECK(rows == pg.number("SELECT count(*) FROM audit_log WHERE action = 'ticket_listed'"));
+  CHECK(rows >= static_cast<int64_t>(acked.size()));
+  CHECK(rows <= static_cast<int64_t>(acked.size()) + 64);
+  std::string in;
+  for (const auto& id : acked)
+    in += (in.empty() ? "'" : ",'") + id + "'";
+  CHECK(pg.number("SELECT count(*) FROM tickets WHERE id IN (" + in + ")")
+        == static_cast<int64_t>(acked.size()));
+  CHECK(pg.number("SELECT count(*) FROM tickets WHERE owner <> '" + account + "' OR status <> 'listed'") == 0);
+  CHECK(pg.number("SELECT count(*) FROM tickets WHERE last_offset < 1 OR last_offset > " + std::to_string(n)) == 0);
+}
+
+} // namespace
+
+TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a PostgreSQL crash") {
+  if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
+    MESSAGE("skipped: PostgreSQL 15 is not installed (" << pg_bindir << ")");
+    return;
+  }
+  pg_cluster pg;
+  REQUIRE_MESSAGE(pg.init(), "initdb failed");
+  REQUIRE_MESSAGE(pg.start(), "PostgreSQL did not start");
+  temp_dir dir;
+  auto data = (dir.path / "node").string();
+  auto port = free_port();
+  node_process node{data, port, fast_args(pg.url())};
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client admin{port};
+  auto token = login(admin, "pgseller@example.com");
+  REQUIRE_FALSE(token.empty());
+  auto me = admin.get("/api/v1/me", {bearer(token)});
+  REQUIRE(me.status == 200);
+  std::string account = std::string(me.json().at("id").as_string());
+  // Migrations applied at start.
+  {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < until
+           && pg.query("SELECT count(*) FROM schema_migrations") != std::optional<std::string>{"1"})
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(pg.number("SELECT count(*) FROM schema_migrations WHERE version = '001_projections'") == 1);
+    REQUIRE(pg.number("SELECT count(*) FROM valuation_history") == 0);
+  }
+
+  // -- phase 1: concurrent listings, kill -9 mid-load ------------------------------------
+  std::mutex mtx;
+  std::vector<std::string> acked;
+  std::atomic<int> count{0};
+  std::atomic<bool> stop{false};
+  std::thread load{[&] { list_load(port, token, "pg1", 16, 30, stop, mtx, acked, count); }};
+  while (count < 250 && node.alive())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  node.kill(SIGKILL);
+  stop = true;
+  load.join();
+  MESSAGE("acknowledged before kill -9: " << acked.size());
+  REQUIRE(acked.size() >= 250);
+
+  // What PostgreSQL held at the kill: the restart resumes after it.
+  MESSAGE("projected offset at the kill: "
+          << pg.query(R"(SELECT "offset" FROM projection_offsets WHERE name = 'main')").value_or("?"));
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client c{port};
+  auto n = wait_caught_up(pg, c, std::chrono::seconds(60));
+  REQUIRE_MESSAGE(n > 0, "the projection did not catch up after the restart");
+  MESSAGE("events projected after restart: " << n);
+  check_exactly_once(pg, n, acked, account);
+
+  // -- phase 2: PostgreSQL crashes (immediate stop) mid-load, then comes back -----------
+  stop = false;
+  count = 0;
+  std::thread load2{[&] { list_load(port, token, "pg2", 8, 25, stop, mtx, acked, count); }};
+  while (count < 40)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(pg.stop("immediate"));
+  // The node keeps serving while PostgreSQL is down; the lag grows.
+  load2.join();
+  auto while_down = c.post("/api/v1/tickets", listing_body("pg3", 1), {bearer(token)});
+  CHECK(while_down.status == 201);
+  if (while_down.status == 201)
+    acked.push_back(std::string(while_down.json().at("id").as_string()));
+  CHECK(projection_lag(c) > 0);
+  // A node (re)started while PostgreSQL is down starts and serves anyway.
+  node.kill(SIGKILL);
+  node.start();
+  REQUIRE(node.wait_healthy());
+  auto after_restart = c.post("/api/v1/tickets", listing_body("pg3", 2), {bearer(token)});
+  CHECK(after_restart.status == 201);
+  if (after_restart.status == 201)
+    acked.push_back(std::string(after_restart.json().at("id").as_string()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a few reconnect attempts
+  CHECK(projection_lag(c) > 0);
+  REQUIRE(pg.start_on_port());
+  auto n2 = wait_caught_up(pg, c, std::chrono::seconds(60));
+  REQUIRE_MESSAGE(n2 > n, "the projection did not catch up after PostgreSQL came back");
+  MESSAGE("events projected after the PostgreSQL crash: " << n2);
+  check_exactly_once(pg, n2, acked, account);
+
+  // -- phase 3: a clean PostgreSQL restart while idle, then new events ----------------------
+  REQUIRE(pg.stop("fast"));
+  REQUIRE(pg.start_on_port());
+  auto more = c.post("/api/v1/tickets", listing_body("pg4", 1), {bearer(token)});
+  REQUIRE(more.status == 201);
+  acked.push_back(std::string(more.json().at("id").as_string()));
+  auto n3 = wait_caught_up(pg, c, std::chrono::seconds(60));
+  REQUIRE(n3 > n2);
+  check_exactly_once(pg, n3, acked, account);
+  CHECK(pg.number("SELECT count(*) FROM schema_migrations") == 1);  // not re-applied
+  node.kill(SIGTERM);
+  CHECK(WIFEXITED(node.exit_status()));
+}
