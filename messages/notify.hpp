@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "caf/allowed_unsafe_message_type.hpp"
 #include "caf/meta/type_name.hpp"
@@ -34,9 +35,10 @@ typename Inspector::result_type inspect(Inspector& f, log_advanced& x) {
 /// Subscribe `sink` to events concerning `user_id` with offset >= `since`:
 /// committed ones are replayed first, later ones pushed as they commit.
 struct subscribe_events {
-  std::string user_id;
+  std::string user_id;  // "*": every event (the admin/analytics feed)
   uint64_t since = 0;
   std::weak_ptr<push_sink> sink;
+  std::vector<std::string> types;  // only these event types; empty: all
 };
 
 struct unsubscribe_events {

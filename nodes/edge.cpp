@@ -322,7 +322,19 @@ void get_my_tickets(request_ctx& c) {
 
 // -- notifications -------------------------------------------------------------
 
-void get_ws(request_ctx& c) {
+/// Upgrades to a WebSocket fed by the notifier: the caller's own events, or
+/// with `feed` every event (filtered by `type`), from `since`/`from` on.
+void upgrade_to_events(request_ctx& c, bool feed);
+
+void get_ws(request_ctx& c) { upgrade_to_events(c, false); }
+
+void get_event_stream(request_ctx& c) {
+  if (c.claims.role != "admin" && c.claims.role != "analytics")
+    return c.finish(error_response(403, "forbidden", "the event feed needs the admin or analytics role"));
+  upgrade_to_events(c, true);
+}
+
+void upgrade_to_events(request_ctx& c, bool feed) {
   if (!c.req.websocket_upgrade) {
     auto r = error_response(426, "upgrade_required", "connect with a WebSocket upgrade");
     r.headers.emplace_back("Upgrade", "websocket");
@@ -332,11 +344,24 @@ void get_ws(request_ctx& c) {
     return c.finish(error_response(400, "bad_websocket_handshake",
                                    "a WebSocket upgrade needs Sec-WebSocket-Key and version 13"));
   uint64_t since = 0;
-  if (auto s = query_param(c.query, "since"); !s.empty()) {
+  std::vector<std::string> types;
+  if (feed) {
+    auto t = query_param(c.query, "type");
+    for (size_t pos = 0; pos < t.size();) {
+      auto comma = t.find(',', pos);
+      auto one = t.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (one.empty() || one.size() > 40 || types.size() >= 32)
+        return c.finish(error_response(400, "invalid_value", "type is a comma-separated list", "type"));
+      types.push_back(one);
+      pos = comma == std::string::npos ? t.size() : comma + 1;
+    }
+  }
+  auto since_param = query_param(c.query, feed ? "from" : "since");
+  if (auto s = since_param; !s.empty()) {
     char* end = nullptr;
     auto v = std::strtoull(s.c_str(), &end, 10);
     if (end == nullptr || *end != '\0' || s[0] == '-')
-      return c.finish(error_response(400, "invalid_value", "since must be an offset", "since"));
+      return c.finish(error_response(400, "invalid_value", std::string(feed ? "from" : "since") + " must be an offset", feed ? "from" : "since"));
     since = v;
   }
   // Without `since`, the client gets every event committed after this
@@ -347,8 +372,9 @@ void get_ws(request_ctx& c) {
   http_response r;
   r.status = 101;
   auto notifier = c.d.deps.notifier;
-  r.on_upgrade = [notifier, user = c.claims.sub, since](std::shared_ptr<ws_connection> conn) {
-    caf::anon_send(notifier, subscribe_events{user, since, conn});
+  r.on_upgrade = [notifier, user = feed ? std::string{"*"} : c.claims.sub, since,
+                  types](std::shared_ptr<ws_connection> conn) {
+    caf::anon_send(notifier, subscribe_events{user, since, conn, types});
   };
   r.on_closed = [notifier](ws_connection* conn) {
     caf::anon_send(notifier, unsubscribe_events{conn});
@@ -391,6 +417,7 @@ const std::vector<route_entry>& route_table() {
     {{"PATCH", "/api/v1/tickets/{id}", true, "Change a listed ticket"}, patch_ticket},
     {{"DELETE", "/api/v1/tickets/{id}", true, "Withdraw a ticket"}, delete_ticket},
     {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
+    {{"GET", "/api/v1/events/stream", true, "Every event over WebSocket (admin/analytics)"}, get_event_stream},
   };
   for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes()})
     t.insert(t.end(), more->begin(), more->end());

@@ -1,5 +1,6 @@
 #include "nodes/notifier.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "caf/actor_system.hpp"
@@ -18,7 +19,16 @@ struct subscription {
   std::weak_ptr<push_sink> sink;
   const push_sink* key = nullptr;
   uint64_t from = 0;  // events with a smaller offset were before this subscription
+  std::vector<std::string> types;  // empty: all
+
+  bool wants(const event_envelope& ev) const {
+    return types.empty()
+           || std::find(types.begin(), types.end(), event_type_name(ev.payload)) != types.end();
+  }
 };
+
+/// The key of feed subscriptions (every event); account ids never look so.
+const std::string all_events = "*";
 
 struct notifier_state {
   std::shared_ptr<const persistence::event_store> store;
@@ -36,10 +46,12 @@ void deliver(notifier_pointer self, uint64_t offset, std::string_view bytes) {
     return;
   auto& subs = self->state.subs;
   std::string rendered;
-  for (const auto& account : concerned_accounts(*ev)) {
+  auto accounts = concerned_accounts(*ev);
+  accounts.push_back(all_events);
+  for (const auto& account : accounts) {
     auto [b, e] = subs.equal_range(account);
     for (auto it = b; it != e;) {
-      if (offset < it->second.from) {
+      if (offset < it->second.from || !it->second.wants(*ev)) {
         ++it;
         continue;
       }
@@ -93,10 +105,14 @@ notifier_actor::behavior_type notifier_impl(notifier_pointer self,
           sink->push("{\"type\":\"resync_required\",\"oldest_replayable\":"
                      + std::to_string(st.next - st.cfg.max_replay) + "}");
         } else {
+          subscription filter;
+          filter.types = sub.types;
           st.store->read_log(sub.since, span, [&](uint64_t off, std::string_view b) {
             auto ev = decode_event(b);
-            if (!ev)
+            if (!ev || !filter.wants(*ev))
               return true;
+            if (sub.user_id == all_events)
+              return sink->push(render_event(off, *ev));
             for (const auto& a : concerned_accounts(*ev))
               if (a == sub.user_id)
                 return sink->push(render_event(off, *ev));
@@ -104,7 +120,7 @@ notifier_actor::behavior_type notifier_impl(notifier_pointer self,
           });
         }
       }
-      st.subs.emplace(sub.user_id, subscription{sub.sink, sink.get(), sub.since});
+      st.subs.emplace(sub.user_id, subscription{sub.sink, sink.get(), sub.since, sub.types});
     },
     [self](unsubscribe_events& u) {
       auto& subs = self->state.subs;

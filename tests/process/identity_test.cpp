@@ -36,34 +36,6 @@ std::string str(const json::value& v, const char* key) {
   return std::string(v.at(key).as_string());
 }
 
-/// A WebSocket client that reads JSON text messages with a deadline.
-struct ws_client {
-  net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
-  ws_client(uint16_t port, const std::string& target) {
-    beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    ws.handshake("127.0.0.1", target);
-  }
-  /// Sync reads ignore tcp_stream timeouts: read asynchronously, bounded.
-  std::optional<json::value> next(std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
-    beast::flat_buffer buf;
-    std::optional<beast::error_code> result;
-    beast::get_lowest_layer(ws).expires_after(timeout);
-    ws.async_read(buf, [&](beast::error_code ec, std::size_t) { result = ec; });
-    ioc.restart();
-    ioc.run_for(timeout + std::chrono::milliseconds(200));
-    if (!result) {
-      beast::get_lowest_layer(ws).cancel();
-      ioc.restart();
-      ioc.run_for(std::chrono::milliseconds(200));
-      return std::nullopt;
-    }
-    if (*result)
-      return std::nullopt;
-    return json::parse(beast::buffers_to_string(buf.data()));
-  }
-};
-
 } // namespace
 
 TEST_CASE("register, login, refresh rotation, reuse detection, logout") {

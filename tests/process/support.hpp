@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -246,5 +247,34 @@ inline std::string login(http_client& c, const std::string& email,
 inline std::pair<std::string, std::string> bearer(const std::string& token) {
   return {"Authorization", "Bearer " + token};
 }
+
+/// A WebSocket client that reads JSON text messages with a deadline.
+struct ws_client {
+  net::io_context ioc;
+  boost::beast::websocket::stream<beast::tcp_stream> ws{ioc};
+  ws_client(uint16_t port, const std::string& target) {
+    beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    ws.handshake("127.0.0.1", target);
+  }
+  /// Sync reads ignore tcp_stream timeouts: read asynchronously, bounded.
+  std::optional<boost::json::value> next(std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    beast::flat_buffer buf;
+    std::optional<beast::error_code> result;
+    beast::get_lowest_layer(ws).expires_after(timeout);
+    ws.async_read(buf, [&](beast::error_code ec, std::size_t) { result = ec; });
+    ioc.restart();
+    ioc.run_for(timeout + std::chrono::milliseconds(200));
+    if (!result) {
+      beast::get_lowest_layer(ws).cancel();
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(200));
+      return std::nullopt;
+    }
+    if (*result)
+      return std::nullopt;
+    return boost::json::parse(beast::buffers_to_string(buf.data()));
+  }
+};
+
 
 } // namespace tt::test

@@ -152,3 +152,31 @@ TEST_CASE("tt-tail: filters, roles, and exactly once into a file across kill -9"
     CHECK(committed.json().at("offset").as_int64() == static_cast<int64_t>(end - 1));
   }
 }
+
+TEST_CASE("the event feed over WebSocket: every event from an offset, filtered by type") {
+  temp_dir dir;
+  auto port = free_port();
+  node_process node{(dir.path / "data").string(), port,
+                    {"--no-rate-limits", "--argon2-ops", "1", "--argon2-mem-mib", "8",
+                     "--analytics-email", "bi@feed.test"}};
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client c{port};
+  auto analyst = login(c, "bi@feed.test");
+  auto user = login(c, "user@feed.test");
+  REQUIRE(!analyst.empty());
+  REQUIRE(c.post("/api/v1/tickets", listing_body("feed", 1), {bearer(user)}).status == 201);
+  // A plain user may not open the feed.
+  CHECK_THROWS(ws_client(port, "/api/v1/events/stream?token=" + user));
+  // From offset 1, only listings: the one before and the one after connecting.
+  ws_client feed{port, "/api/v1/events/stream?token=" + analyst + "&from=1&type=ticket_listed"};
+  auto first = feed.next();
+  REQUIRE(first);
+  CHECK(first->at("type").as_string() == "ticket_listed");
+  REQUIRE(c.post("/api/v1/tickets", listing_body("feed", 2), {bearer(user)}).status == 201);
+  auto second = feed.next();
+  REQUIRE(second);
+  CHECK(second->at("type").as_string() == "ticket_listed");
+  CHECK(second->at("offset").as_int64() > first->at("offset").as_int64());
+  CHECK_FALSE(feed.next(std::chrono::milliseconds(500)));  // nothing else matches
+}
