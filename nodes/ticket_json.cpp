@@ -136,7 +136,7 @@ std::string format_rfc3339(int64_t ms) {
   int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[40];
+  char buf[96];  // room for any int64 year (GCC checks the worst case)
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
                 static_cast<long long>((sod % 3600) / 60), static_cast<long long>(sod % 60),
