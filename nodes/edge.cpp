@@ -276,17 +276,10 @@ void get_my_tickets(request_ctx& c) {
   auto respond = c.finish;
   auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond](bridge_actor::pointer self) {
-    struct gather {
-      std::vector<std::optional<ticket_view>> items;
-      size_t pending = 0;
-    };
-    auto g = std::make_shared<gather>();
-    g->items.resize(ids.size());
-    g->pending = ids.size();
-    auto done = [g, next_cursor, respond] {
+    auto done = [next_cursor, respond](std::vector<std::optional<ticket_view>>& items) {
       std::string body = "{\"items\":[";
       bool first = true;
-      for (auto& it : g->items) {
+      for (auto& it : items) {
         if (!it)
           continue;
         if (!first)
@@ -302,21 +295,8 @@ void get_my_tickets(request_ctx& c) {
       body += '}';
       respond(json_response(200, std::move(body)));
     };
-    if (ids.empty())
-      return done();
-    for (size_t i = 0; i < ids.size(); ++i) {
-      self->request(d.deps.tickets, d.cfg.request_timeout, get_ticket{ids[i]})
-        .then(
-          [g, i, done](ticket_view& v) {
-            g->items[i] = std::move(v);
-            if (--g->pending == 0)
-              done();
-          },
-          [g, done](caf::error&) {
-            if (--g->pending == 0)
-              done();
-          });
-    }
+    gather<ticket_view>(self, d.deps.tickets, d.cfg.request_timeout, ids,
+                        [](const std::string& id) { return get_ticket{id}; }, done);
   });
 }
 

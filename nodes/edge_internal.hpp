@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -283,5 +284,34 @@ struct request_ctx {
     });
   }
 };
+
+/// Asks `dest` for one `make(id)` per id in parallel from a bridge and
+/// calls `done(items)` once all answered; items that failed stay empty, in
+/// the order of `ids`. Runs inside a bridge actor (`self`).
+template <class Reply, class Dest, class Make, class Done>
+void gather(bridge_actor::pointer self, const Dest& dest, std::chrono::milliseconds timeout,
+            const std::vector<std::string>& ids, Make make, Done done) {
+  struct state {
+    std::vector<std::optional<Reply>> items;
+    size_t pending = 0;
+  };
+  auto g = std::make_shared<state>();
+  g->items.resize(ids.size());
+  g->pending = ids.size();
+  if (ids.empty())
+    return done(g->items);
+  for (size_t i = 0; i < ids.size(); ++i)
+    self->request(dest, timeout, make(ids[i]))
+      .then(
+        [g, i, done](Reply& v) {
+          g->items[i] = std::move(v);
+          if (--g->pending == 0)
+            done(g->items);
+        },
+        [g, done](caf::error&) {
+          if (--g->pending == 0)
+            done(g->items);
+        });
+}
 
 } // namespace tt::nodes

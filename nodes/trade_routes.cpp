@@ -395,16 +395,9 @@ void get_my_trades(request_ctx& c) {
   auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond,
                user = c.claims.sub](bridge_actor::pointer self) {
-    struct gather {
-      std::vector<std::optional<trade_view>> items;
-      size_t pending = 0;
-    };
-    auto g = std::make_shared<gather>();
-    g->items.resize(ids.size());
-    g->pending = ids.size();
-    auto done = [g, next_cursor, respond] {
+    auto done = [next_cursor, respond](std::vector<std::optional<trade_view>>& got) {
       json::array items;
-      for (auto& it : g->items)
+      for (auto& it : got)
         if (it)
           items.push_back(trade_object(*it));
       json::object o;
@@ -412,25 +405,15 @@ void get_my_trades(request_ctx& c) {
       o["next_cursor"] = next_cursor.empty() ? json::value(nullptr) : json::value(next_cursor);
       respond(json_response(200, json::serialize(o)));
     };
-    if (ids.empty())
-      return done();
-    for (size_t i = 0; i < ids.size(); ++i) {
-      trade_action get;
-      get.trade_id = ids[i];
-      get.action = static_cast<uint8_t>(trade_action_kind::get);
-      get.by = user;
-      self->request(d.deps.trades, d.cfg.request_timeout, std::move(get))
-        .then(
-          [g, i, done](trade_view& v) {
-            g->items[i] = std::move(v);
-            if (--g->pending == 0)
-              done();
-          },
-          [g, done](caf::error&) {
-            if (--g->pending == 0)
-              done();
-          });
-    }
+    gather<trade_view>(self, d.deps.trades, d.cfg.request_timeout, ids,
+                       [&user](const std::string& id) {
+                         trade_action get;
+                         get.trade_id = id;
+                         get.action = static_cast<uint8_t>(trade_action_kind::get);
+                         get.by = user;
+                         return get;
+                       },
+                       done);
   });
 }
 
