@@ -59,7 +59,7 @@ account_actor::behavior_type account_broken(account_pointer self, caf::error err
   };
 }
 
-account_actor::behavior_type account_entity(account_pointer self, entity_env env, std::string id) {
+account_actor::behavior_type account_entity(account_pointer self, entity_env_ptr env, std::string id) {
   self->state.core.env = std::move(env);
   if (auto err = self->state.core.recover(id)) {
     log::error("entity_recovery_failed", {{"kind", "account"}, {"id", id}});
@@ -68,7 +68,7 @@ account_actor::behavior_type account_entity(account_pointer self, entity_env env
   return {
     [self](register_account& cmd) -> caf::result<account_view> {
       auto& core = self->state.core;
-      auto d = core.model.decide(cmd, *core.env.keys);
+      auto d = core.model.decide(cmd, *core.env->keys);
       if (!d)
         return d.error();
       auto rp = self->make_response_promise<account_view>();
@@ -86,7 +86,7 @@ account_actor::behavior_type account_entity(account_pointer self, entity_env env
       auto& core = self->state.core;
       if (!core.model.exists)
         return make_error(errc::not_found, "no such account");
-      auto hash = core.env.keys->open(core.model.state.password_sealed);
+      auto hash = core.env->keys->open(core.model.state.password_sealed);
       if (!hash)
         return make_error(errc::decode_failure, "stored password cannot be opened");
       return credentials{core.model.id, std::move(*hash)};
@@ -120,7 +120,7 @@ struct email_index_state {
 
 using email_pointer = email_index_actor::stateful_pointer<email_index_state>;
 
-email_index_actor::behavior_type email_index_entity(email_pointer self, entity_env env,
+email_index_actor::behavior_type email_index_entity(email_pointer self, entity_env_ptr env,
                                                     std::string id) {
   self->state.core.env = std::move(env);
   if (auto err = self->state.core.recover(id)) {
@@ -157,13 +157,13 @@ email_index_actor::behavior_type email_index_entity(email_pointer self, entity_e
 
 } // namespace
 
-account_actor spawn_account_entity(caf::actor_system& sys, const entity_env& env, std::string id) {
-  return sys.spawn<caf::lazy_init>(account_entity, env, std::move(id));
+account_actor spawn_account_entity(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+  return sys.spawn<caf::lazy_init>(account_entity, std::move(env), std::move(id));
 }
 
-email_index_actor spawn_email_index_entity(caf::actor_system& sys, const entity_env& env,
+email_index_actor spawn_email_index_entity(caf::actor_system& sys, entity_env_ptr env,
                                            std::string id) {
-  return sys.spawn<caf::lazy_init>(email_index_entity, env, std::move(id));
+  return sys.spawn<caf::lazy_init>(email_index_entity, std::move(env), std::move(id));
 }
 
 } // namespace tt::actors

@@ -11,9 +11,9 @@
 
 namespace tt::actors {
 
-account_actor spawn_account_entity(caf::actor_system& sys, const entity_env& env, std::string id);
+account_actor spawn_account_entity(caf::actor_system& sys, entity_env_ptr env, std::string id);
 
-email_index_actor spawn_email_index_entity(caf::actor_system& sys, const entity_env& env,
+email_index_actor spawn_email_index_entity(caf::actor_system& sys, entity_env_ptr env,
                                            std::string id);
 
 } // namespace tt::actors

@@ -1,7 +1,9 @@
 #pragma once
 // What every persistent entity on a node shares: the store (for recovery
 // reads), the journal (for appends), the node keys, and tuning knobs. Built
-// once by the node; copied by value into each entity (cheap: shared handles).
+// once by the node and handed to each region by value; the region freezes it
+// into one immutable `entity_env_ptr` that all its entities point to (one
+// pointer per entity instead of a copy of every handle: see bench/README.md).
 
 #include <chrono>
 #include <cstdint>
@@ -51,5 +53,9 @@ auto request_journal(Self* self, const entity_env& env, Ts&&... xs) {
     return self->request(env.journal, caf::infinite, std::forward<Ts>(xs)...);
   return self->request(env.journal, env.append_timeout, std::forward<Ts>(xs)...);
 }
+
+/// The region's one shared, immutable env; each entity holds a copy of this
+/// pointer (`entity_core::env`).
+using entity_env_ptr = std::shared_ptr<const entity_env>;
 
 } // namespace tt::actors

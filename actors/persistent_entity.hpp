@@ -36,7 +36,7 @@ struct entity_core {
   Model model;
   uint64_t seq = 0;           // last applied event
   uint64_t snapshot_seq = 0;  // seq of the latest snapshot written or loaded
-  entity_env env;
+  entity_env_ptr env;         // shared by every entity of the region, never null
 
   /// Latest snapshot + replay of every later event. Runs inside the entity
   /// actor when it starts (reads only; RocksDB reads are thread-safe).
@@ -45,7 +45,7 @@ struct entity_core {
     model.id = id;
     seq = 0;
     snapshot_seq = 0;
-    if (auto snap = env.store->load_snapshot(Model::kind, id)) {
+    if (auto snap = env->store->load_snapshot(Model::kind, id)) {
       std::string why;
       auto decoded = decode_snapshot(snap->bytes, &why);
       if (!decoded || !model.restore(*decoded))
@@ -54,7 +54,7 @@ struct entity_core {
       snapshot_seq = snap->seq;
     }
     caf::error err;
-    bool ok = env.store->read_events(Model::kind, id, seq + 1,
+    bool ok = env->store->read_events(Model::kind, id, seq + 1,
                                      [&](uint64_t s, std::string_view bytes) {
                                        std::string why;
                                        auto ev = decode_event(bytes, &why);
@@ -110,7 +110,7 @@ template <class Self, class Done>
 void persist_then(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
                   Done done) {
   auto& core = self->state.core;
-  auto now = core.env.now_ms();
+  auto now = core.env->now_ms();
   auto next = core.model;
   auto evs = core.envelopes(std::move(payloads), meta, now);
   append_events cmd;
@@ -127,12 +127,12 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
   if constexpr (requires { core.model.timer_writes(core.model, next); })
     cmd.timer_writes = core.model.timer_writes(core.model, next);
   uint64_t new_seq = core.seq + evs.size();
-  if (new_seq - core.snapshot_seq >= core.env.snapshot_every) {
+  if (new_seq - core.snapshot_seq >= core.env->snapshot_every) {
     cmd.snapshot = encode_snapshot(next.snapshot(new_seq, now));
     cmd.snapshot_seq = new_seq;
   }
   bool snap = !cmd.snapshot.empty();
-  request_journal(self, core.env, std::move(cmd))
+  request_journal(self, *core.env, std::move(cmd))
     .await(
       [self, done, next = std::move(next), new_seq, snap](const append_ack&) mutable {
         auto& c = self->state.core;

@@ -6,7 +6,7 @@
 // `Traits` provides:
 //   using entity_actor = ...;  using region_actor = ...;
 //   static constexpr entity_kind kind;  static constexpr const char* name;
-//   static entity_actor spawn(caf::actor_system&, const entity_env&, std::string id);
+//   static entity_actor spawn(caf::actor_system&, entity_env_ptr, std::string id);
 //   template <class Cmd> static constexpr bool creates;  // may create the entity
 //   static bool valid_id(std::string_view);
 //
@@ -60,7 +60,7 @@ public:
   };
 
   struct state {
-    entity_env env;
+    entity_env_ptr env;  // the one env every entity of this region points to
     region_config cfg;
     metrics m;
     std::array<std::unordered_map<std::string, entry>, shard_count> shards;
@@ -74,7 +74,7 @@ public:
   /// Sets up state, handlers for down/exit messages and the sweep timer.
   static void init(pointer self, entity_env env, region_config cfg, prometheus::Registry* reg) {
     auto& st = self->state;
-    st.env = std::move(env);
+    st.env = std::make_shared<const entity_env>(std::move(env));
     st.cfg = cfg;
     if (reg != nullptr) {
       st.m.active = &prometheus::BuildGauge()
@@ -111,7 +111,7 @@ public:
     auto& shard = st.shards[shard_of(id)];
     auto it = shard.find(id);
     if (it == shard.end() && !Traits::template creates<Cmd>
-        && st.env.store->last_seq(Traits::kind, id) == 0)
+        && st.env->store->last_seq(Traits::kind, id) == 0)
       return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
     entry& e = it != shard.end() ? it->second : start(self, id);
     e.last_used_ms = steady_ms();

@@ -16,8 +16,8 @@ struct ticket_traits {
   using region_actor = ticket_region_actor;
   static constexpr entity_kind kind = entity_kind::ticket;
   static constexpr const char* name = "ticket";
-  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
-    return spawn_ticket_entity(sys, env, std::move(id));
+  static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+    return spawn_ticket_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
   static constexpr bool creates = std::is_same_v<Cmd, list_ticket>;
@@ -29,8 +29,8 @@ struct account_traits {
   using region_actor = account_region_actor;
   static constexpr entity_kind kind = entity_kind::account;
   static constexpr const char* name = "account";
-  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
-    return spawn_account_entity(sys, env, std::move(id));
+  static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+    return spawn_account_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
   static constexpr bool creates = std::is_same_v<Cmd, register_account>;
@@ -42,8 +42,8 @@ struct email_index_traits {
   using region_actor = email_index_region_actor;
   static constexpr entity_kind kind = entity_kind::email_index;
   static constexpr const char* name = "email_index";
-  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
-    return spawn_email_index_entity(sys, env, std::move(id));
+  static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+    return spawn_email_index_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
   static constexpr bool creates = std::is_same_v<Cmd, claim_email>;
@@ -55,8 +55,8 @@ struct wallet_traits {
   using region_actor = wallet_region_actor;
   static constexpr entity_kind kind = entity_kind::wallet;
   static constexpr const char* name = "wallet";
-  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
-    return spawn_wallet_entity(sys, env, std::move(id));
+  static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+    return spawn_wallet_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
   static constexpr bool creates = std::is_same_v<Cmd, wallet_command>;
@@ -68,8 +68,8 @@ struct trade_traits {
   using region_actor = trade_region_actor;
   static constexpr entity_kind kind = entity_kind::trade;
   static constexpr const char* name = "trade";
-  static entity_actor spawn(caf::actor_system& sys, const entity_env& env, std::string id) {
-    return spawn_trade_entity(sys, env, std::move(id));
+  static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+    return spawn_trade_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
   static constexpr bool creates = std::is_same_v<Cmd, propose_trade>;

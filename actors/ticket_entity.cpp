@@ -35,7 +35,7 @@ caf::result<ticket_view> handle(ticket_pointer self, const Cmd& cmd, bool create
   auto& core = self->state.core;
   caf::expected<std::vector<event_payload>> decision = [&] {
     if constexpr (std::is_same_v<Cmd, list_ticket> || std::is_same_v<Cmd, ticket_trade_step>)
-      return core.model.decide(cmd, *core.env.keys);
+      return core.model.decide(cmd, *core.env->keys);
     else
       return core.model.decide(cmd);
   }();
@@ -49,7 +49,7 @@ caf::result<ticket_view> handle(ticket_pointer self, const Cmd& cmd, bool create
   return rp;
 }
 
-ticket_actor::behavior_type ticket_entity(ticket_pointer self, entity_env env, std::string id) {
+ticket_actor::behavior_type ticket_entity(ticket_pointer self, entity_env_ptr env, std::string id) {
   self->state.core.env = std::move(env);
   if (auto err = self->state.core.recover(id)) {
     log::error("entity_recovery_failed", {{"kind", "ticket"}, {"id", id}});
@@ -72,8 +72,8 @@ ticket_actor::behavior_type ticket_entity(ticket_pointer self, entity_env env, s
 
 } // namespace
 
-ticket_actor spawn_ticket_entity(caf::actor_system& sys, const entity_env& env, std::string id) {
-  return sys.spawn<caf::lazy_init>(ticket_entity, env, std::move(id));
+ticket_actor spawn_ticket_entity(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+  return sys.spawn<caf::lazy_init>(ticket_entity, std::move(env), std::move(id));
 }
 
 } // namespace tt::actors

@@ -12,6 +12,6 @@
 namespace tt::actors {
 
 /// Spawns the entity for `id`; it recovers from the store when it runs first.
-ticket_actor spawn_ticket_entity(caf::actor_system& sys, const entity_env& env, std::string id);
+ticket_actor spawn_ticket_entity(caf::actor_system& sys, entity_env_ptr env, std::string id);
 
 } // namespace tt::actors

@@ -66,7 +66,7 @@ struct join {
   }
 };
 
-const settlement_deps& deps(trade_pointer self) { return *self->state.core.env.settlement; }
+const settlement_deps& deps(trade_pointer self) { return *self->state.core.env->settlement; }
 trade_model& model(trade_pointer self) { return self->state.core.model; }
 
 request_meta step_meta(trade_pointer self, const request_meta& meta) {
@@ -199,7 +199,7 @@ void reschedule_wake(trade_pointer self, int64_t due_ms, done_fn done) {
   cmd.entity_id = core.model.id;
   cmd.expected_seq = core.seq;
   cmd.timer_writes = {"wake", std::to_string(due_ms)};
-  request_journal(self, core.env, std::move(cmd))
+  request_journal(self, *core.env, std::move(cmd))
     .await([done](const append_ack&) { done(caf::error{}); },
            [done](caf::error& err) { done(err); });
 }
@@ -352,7 +352,7 @@ caf::result<trade_view> propose(trade_pointer self, propose_trade& cmd) {
     ev.counterparty_pays_minor = cmd.cash_minor < 0 ? -cmd.cash_minor : 0;
     ev.currency = vs[0].fields.currency;
     auto& d = deps(self);
-    ev.expires_at_ms = self->state.core.env.now_ms() + d.commit_window.count();
+    ev.expires_at_ms = self->state.core.env->now_ms() + d.commit_window.count();
     ev.request_hash = cmd.request_hash;
     ev.fee_bps = d.fee_bps;
     auto meta = cmd.meta;
@@ -377,7 +377,7 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
     return make_error(errc::not_found, "no such trade", "id");
   auto view = [&] { return m.view(core.seq, false); };
   auto meta = cmd.meta;
-  auto now = core.env.now_ms();
+  auto now = core.env->now_ms();
   // Starts releasing everything towards `target`, answering when done.
   auto release_to = [&](trade_status target, std::string reason) -> caf::result<trade_view> {
     auto rp = self->make_response_promise<trade_view>();
@@ -404,7 +404,7 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
           // Still stuck: move the wake timer back (exponential, capped), so a
           // trade that keeps failing neither spins nor starves other timers.
           auto n = std::min<uint32_t>(++self->state.failed_wakes, 6);
-          auto due = self->state.core.env.now_ms() + trade_model::redrive_after_ms * (int64_t{1} << n);
+          auto due = self->state.core.env->now_ms() + trade_model::redrive_after_ms * (int64_t{1} << n);
           reschedule_wake(self, due, [rp, err](caf::error) mutable { rp.deliver(err); });
         });
         return rp;
@@ -547,7 +547,7 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
   return make_error(errc::invalid_argument, "unknown trade action", "action");
 }
 
-trade_actor::behavior_type trade_entity(trade_pointer self, entity_env env, std::string id) {
+trade_actor::behavior_type trade_entity(trade_pointer self, entity_env_ptr env, std::string id) {
   self->state.core.env = std::move(env);
   if (auto err = self->state.core.recover(id)) {
     log::error("entity_recovery_failed", {{"kind", "trade"}, {"id", id}});
@@ -570,8 +570,8 @@ trade_actor::behavior_type trade_entity(trade_pointer self, entity_env env, std:
 
 } // namespace
 
-trade_actor spawn_trade_entity(caf::actor_system& sys, const entity_env& env, std::string id) {
-  return sys.spawn<caf::lazy_init>(trade_entity, env, std::move(id));
+trade_actor spawn_trade_entity(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+  return sys.spawn<caf::lazy_init>(trade_entity, std::move(env), std::move(id));
 }
 
 } // namespace tt::actors

@@ -11,6 +11,6 @@
 
 namespace tt::actors {
 
-trade_actor spawn_trade_entity(caf::actor_system& sys, const entity_env& env, std::string id);
+trade_actor spawn_trade_entity(caf::actor_system& sys, entity_env_ptr env, std::string id);
 
 } // namespace tt::actors

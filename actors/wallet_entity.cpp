@@ -17,7 +17,7 @@ struct wallet_entity_state {
 
 using wallet_pointer = wallet_actor::stateful_pointer<wallet_entity_state>;
 
-wallet_actor::behavior_type wallet_entity(wallet_pointer self, entity_env env, std::string id) {
+wallet_actor::behavior_type wallet_entity(wallet_pointer self, entity_env_ptr env, std::string id) {
   self->state.core.env = std::move(env);
   if (auto err = self->state.core.recover(id)) {
     log::error("entity_recovery_failed", {{"kind", "wallet"}, {"id", id}});
@@ -52,8 +52,8 @@ wallet_actor::behavior_type wallet_entity(wallet_pointer self, entity_env env, s
 
 } // namespace
 
-wallet_actor spawn_wallet_entity(caf::actor_system& sys, const entity_env& env, std::string id) {
-  return sys.spawn<caf::lazy_init>(wallet_entity, env, std::move(id));
+wallet_actor spawn_wallet_entity(caf::actor_system& sys, entity_env_ptr env, std::string id) {
+  return sys.spawn<caf::lazy_init>(wallet_entity, std::move(env), std::move(id));
 }
 
 } // namespace tt::actors

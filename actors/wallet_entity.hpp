@@ -11,6 +11,6 @@
 
 namespace tt::actors {
 
-wallet_actor spawn_wallet_entity(caf::actor_system& sys, const entity_env& env, std::string id);
+wallet_actor spawn_wallet_entity(caf::actor_system& sys, entity_env_ptr env, std::string id);
 
 } // namespace tt::actors

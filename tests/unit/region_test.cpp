@@ -274,7 +274,9 @@ TEST_CASE("region: recovery from snapshot + replay equals a full replay") {
 
   // The entity's own recovery (snapshot + tail) ...
   actors::entity_core<actors::ticket_model> core;
-  core.env.store = n.store;
+  auto env = std::make_shared<actors::entity_env>();
+  env->store = n.store;
+  core.env = env;
   auto err = core.recover(cmd.ticket_id);
   REQUIRE_MESSAGE(!err, caf::to_string(err));
   CHECK(core.seq == 7);
