@@ -24,12 +24,14 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/entity_env.hpp"
 #include "actors/shard_region.hpp"
+#include "actors/small_string.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
@@ -45,11 +47,15 @@ public:
   using entity_actor = typename Traits::entity_actor;
   using region_actor = typename Traits::region_actor;
 
+  using waiting_list = std::vector<std::function<void(const entity_actor&)>>;
+
+  /// Kept per active entity, so kept small (24 bytes; the map node with its
+  /// 24-byte key is one 64-byte malloc chunk).
   struct entry {
     entity_actor handle;
-    int64_t last_used_ms = 0;
-    bool passivating = false;
-    std::vector<std::function<void(const entity_actor&)>> waiting;
+    int64_t last_used_ms : 63 = 0;  // steady clock
+    uint64_t passivating : 1 = 0;
+    std::unique_ptr<waiting_list> waiting;  // commands held while passivating; usually null
   };
 
   struct metrics {
@@ -63,8 +69,9 @@ public:
     entity_env_ptr env;  // the one env every entity of this region points to
     region_config cfg;
     metrics m;
-    std::array<std::unordered_map<std::string, entry>, shard_count> shards;
-    std::unordered_map<caf::actor_addr, std::string> ids_by_addr;
+    std::array<std::unordered_map<small_string, entry, small_string_hash>, shard_count> shards;
+    /// Actor id of each live entity -> its entity id (for down messages).
+    std::unordered_map<caf::actor_id, small_string> ids_by_actor;
     region_stats stats;
     static inline const char* name = Traits::name;
   };
@@ -109,7 +116,7 @@ public:
     if (!Traits::valid_id(id))
       return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
     auto& shard = st.shards[shard_of(id)];
-    auto it = shard.find(id);
+    auto it = shard.find(small_string{id});
     if (it == shard.end() && !Traits::template creates<Cmd>
         && st.env->store->last_seq(Traits::kind, id) == 0)
       return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
@@ -117,7 +124,9 @@ public:
     e.last_used_ms = steady_ms();
     if (e.passivating) {
       auto rp = self->template make_response_promise<Reply>();
-      e.waiting.emplace_back([rp, cmd = std::move(cmd)](const entity_actor& h) mutable {
+      if (!e.waiting)
+        e.waiting = std::make_unique<waiting_list>();
+      e.waiting->emplace_back([rp, cmd = std::move(cmd)](const entity_actor& h) mutable {
         rp.delegate(h, std::move(cmd));
       });
       return rp;
@@ -147,12 +156,12 @@ private:
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   }
 
-  static entry& start(pointer self, const std::string& id) {
+  static entry& start(pointer self, std::string_view id) {
     auto& st = self->state;
-    auto handle = Traits::spawn(self->system(), st.env, id);
+    auto handle = Traits::spawn(self->system(), st.env, std::string{id});
     self->monitor(handle);
-    st.ids_by_addr.emplace(handle.address(), id);
-    auto& e = st.shards[shard_of(id)][id];
+    st.ids_by_actor.emplace(handle.id(), small_string{id});
+    auto& e = st.shards[shard_of(id)][small_string{id}];
     e.handle = std::move(handle);
     e.passivating = false;
     e.last_used_ms = steady_ms();
@@ -167,11 +176,13 @@ private:
 
   static void on_down(pointer self, caf::down_msg& dm) {
     auto& st = self->state;
-    auto a = st.ids_by_addr.find(dm.source);
-    if (a == st.ids_by_addr.end())
+    if (!dm.source)
+      return;
+    auto a = st.ids_by_actor.find(dm.source.id());
+    if (a == st.ids_by_actor.end())
       return;
     auto id = std::move(a->second);
-    st.ids_by_addr.erase(a);
+    st.ids_by_actor.erase(a);
     auto& shard = st.shards[shard_of(id)];
     auto it = shard.find(id);
     if (it == shard.end() || it->second.handle.address() != dm.source)
@@ -191,11 +202,11 @@ private:
       if (st.m.failed)
         st.m.failed->Increment();
       log::warn("entity_failed",
-                {{"kind", Traits::name}, {"id", id}, {"reason", to_string(dm.reason)}});
+                {{"kind", Traits::name}, {"id", id.view()}, {"reason", to_string(dm.reason)}});
     }
-    if (!waiting.empty()) {
-      auto& e = start(self, id);
-      for (auto& w : waiting)
+    if (waiting && !waiting->empty()) {
+      auto& e = start(self, id.view());
+      for (auto& w : *waiting)
         w(e.handle);
     }
   }
