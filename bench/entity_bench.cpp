@@ -849,10 +849,14 @@ int main(int argc, char** argv) {
         " = %.0f bytes/entity (%.0f gets/s)\n",
         activated, d_act / 1048576.0, per_act,
         m.activate_seconds > 0 ? activated / m.activate_seconds : 0.0);
-    add(report,
-        "    (of which malloc'd and in use (mallinfo2): %.0f bytes/entity; the rest is\n"
-        "     malloc's own free chunks, fragmentation and thread stacks/arenas)\n",
-        heap_act);
+    if (heap_act > 0)
+      add(report,
+          "    (of which malloc'd and in use (mallinfo2): %.0f bytes/entity; the rest is\n"
+          "     malloc's own free chunks, fragmentation and thread stacks/arenas)\n",
+          heap_act);
+    else
+      add(report, "    (malloc'd bytes n/a: glibc's mallinfo2 does not see jemalloc, which this\n"
+                  "     program links like tt-node; RSS is the figure)\n");
     add(report,
         "  listed %zu new tickets (list_ticket -> synced append):           +%.1f MiB"
         " = %.0f bytes/entity (%.0f listings/s)\n",
