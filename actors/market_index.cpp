@@ -148,17 +148,7 @@ void market_index::apply(uint64_t offset, const event_envelope& ev) {
   if (auto* x = std::get_if<ticket_updated>(&ev.payload)) {
     bool was = l.listed;
     set_listed(false);
-    const auto& p = x->patch;
-    if (p.has_price)
-      l.fields.price_minor = p.price_minor;
-    if (p.has_event_name)
-      l.fields.event_name = p.event_name;
-    if (p.has_venue)
-      l.fields.venue = p.venue;
-    if (p.has_category)
-      l.fields.category = p.category;
-    if (p.has_event_starts_at)
-      l.fields.event_starts_at_ms = p.event_starts_at_ms;
+    apply_patch(l.fields, x->patch);
     l.updated_at_ms = ev.timestamp_ms;
     set_listed(was);
   } else if (std::get_if<ticket_withdrawn>(&ev.payload) || std::get_if<ticket_held>(&ev.payload)

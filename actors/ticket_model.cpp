@@ -59,17 +59,7 @@ void ticket_model::apply(const event_envelope& ev) {
       s.created_at_ms = ev.timestamp_ms;
     s.updated_at_ms = ev.timestamp_ms;
   } else if (auto* x = std::get_if<ticket_updated>(&ev.payload)) {
-    const auto& p = x->patch;
-    if (p.has_price)
-      s.fields.price_minor = p.price_minor;
-    if (p.has_event_name)
-      s.fields.event_name = p.event_name;
-    if (p.has_venue)
-      s.fields.venue = p.venue;
-    if (p.has_category)
-      s.fields.category = p.category;
-    if (p.has_event_starts_at)
-      s.fields.event_starts_at_ms = p.event_starts_at_ms;
+    apply_patch(s.fields, x->patch);
     s.updated_at_ms = ev.timestamp_ms;
   } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
     s.status = ticket_status::withdrawn;

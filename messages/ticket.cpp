@@ -34,4 +34,17 @@ bool parse_platform(std::string_view s, platform& out) {
   return false;
 }
 
+void apply_patch(ticket_fields& f, const ticket_patch& p) {
+  if (p.has_price)
+    f.price_minor = p.price_minor;
+  if (p.has_event_name)
+    f.event_name = p.event_name;
+  if (p.has_venue)
+    f.venue = p.venue;
+  if (p.has_category)
+    f.category = p.category;
+  if (p.has_event_starts_at)
+    f.event_starts_at_ms = p.event_starts_at_ms;
+}
+
 } // namespace tt

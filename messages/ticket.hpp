@@ -87,6 +87,9 @@ typename Inspector::result_type inspect(Inspector& f, ticket_patch& x) {
            x.has_event_starts_at, x.event_starts_at_ms);
 }
 
+/// Applies the fields `p` sets to `f` (the ticket entity and read models).
+void apply_patch(ticket_fields& f, const ticket_patch& p);
+
 struct update_ticket {
   std::string ticket_id;
   ticket_patch patch;

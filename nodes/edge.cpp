@@ -250,29 +250,11 @@ void get_me(request_ctx& c) {
 }
 
 void get_my_tickets(request_ctx& c) {
-  size_t limit = 50;
-  auto lim = query_param(c.query, "limit");
-  if (!lim.empty()) {
-    char* end = nullptr;
-    auto v = std::strtol(lim.c_str(), &end, 10);
-    if (end == nullptr || *end != '\0' || v < 1 || v > 100)
-      return c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
-    limit = static_cast<size_t>(v);
-  }
-  auto cursor = query_param(c.query, "cursor");
-  if (!cursor.empty() && !persistence::is_valid_id(cursor))
-    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
-  auto prefix = actors::owner_index_prefix(c.claims.sub);
-  auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
-                                         limit + 1);
-  std::string next_cursor;
-  if (rows.size() > limit) {
-    rows.resize(limit);
-    next_cursor = rows.back().first.substr(prefix.size());
-  }
-  std::vector<std::string> ids;
-  for (auto& [k, v] : rows)
-    ids.push_back(k.substr(prefix.size()));
+  index_page page;
+  if (!read_index_page(c, actors::owner_index_prefix(c.claims.sub), page))
+    return;
+  auto ids = std::move(page.ids);
+  auto next_cursor = std::move(page.next_cursor);
   auto respond = c.finish;
   auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond](bridge_actor::pointer self) {

@@ -314,4 +314,43 @@ void gather(bridge_actor::pointer self, const Dest& dest, std::chrono::milliseco
         });
 }
 
+/// One page of the secondary index under `prefix` for `?limit=` (1..100,
+/// default 50) and `?cursor=` (the last id of the previous page). Answers 400
+/// and returns false on bad parameters.
+struct index_page {
+  std::vector<std::string> ids;
+  std::vector<std::string> values;
+  std::string next_cursor;  // empty: last page
+};
+
+inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
+  size_t limit = 50;
+  auto lim = query_param(c.query, "limit");
+  if (!lim.empty()) {
+    char* end = nullptr;
+    auto v = std::strtol(lim.c_str(), &end, 10);
+    if (end == nullptr || *end != '\0' || v < 1 || v > 100) {
+      c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
+      return false;
+    }
+    limit = static_cast<size_t>(v);
+  }
+  auto cursor = query_param(c.query, "cursor");
+  if (!cursor.empty() && !persistence::is_valid_id(cursor)) {
+    c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
+    return false;
+  }
+  auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
+                                         limit + 1);
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    out.next_cursor = rows.back().first.substr(prefix.size());
+  }
+  for (auto& [k, v] : rows) {
+    out.ids.push_back(k.substr(prefix.size()));
+    out.values.push_back(std::move(v));
+  }
+  return true;
+}
+
 } // namespace tt::nodes

@@ -374,23 +374,11 @@ void post_trade_deposit(request_ctx& c) {
 }
 
 void get_my_trades(request_ctx& c) {
-  size_t limit;
-  if (!parse_limit(c, limit))
+  index_page page;
+  if (!read_index_page(c, actors::trade_index_prefix(c.claims.sub), page))
     return;
-  auto cursor = query_param(c.query, "cursor");
-  if (!cursor.empty() && !persistence::is_valid_id(cursor))
-    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
-  auto prefix = actors::trade_index_prefix(c.claims.sub);
-  auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
-                                         limit + 1);
-  std::string next_cursor;
-  if (rows.size() > limit) {
-    rows.resize(limit);
-    next_cursor = rows.back().first.substr(prefix.size());
-  }
-  std::vector<std::string> ids;
-  for (auto& [k, v] : rows)
-    ids.push_back(k.substr(prefix.size()));
+  auto ids = std::move(page.ids);
+  auto next_cursor = std::move(page.next_cursor);
   auto respond = c.finish;
   auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond,
@@ -466,25 +454,15 @@ void post_transfer(request_ctx& c) {
 void get_disputes(request_ctx& c) {
   if (!is_admin(c))
     return;
-  size_t limit;
-  if (!parse_limit(c, limit))
+  index_page page;
+  if (!read_index_page(c, actors::dispute_index_prefix(), page))
     return;
-  auto cursor = query_param(c.query, "cursor");
-  if (!cursor.empty() && !persistence::is_valid_id(cursor))
-    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
-  auto prefix = actors::dispute_index_prefix();
-  auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
-                                         limit + 1);
-  bool more = rows.size() > limit;
-  if (more)
-    rows.resize(limit);
   json::array items;
-  for (auto& [k, v] : rows)
-    items.push_back(json::object{{"trade_id", k.substr(prefix.size())}, {"reason", v}});
+  for (size_t i = 0; i < page.ids.size(); ++i)
+    items.push_back(json::object{{"trade_id", page.ids[i]}, {"reason", page.values[i]}});
   json::object o;
   o["items"] = std::move(items);
-  o["next_cursor"] = more ? json::value(rows.back().first.substr(prefix.size()))
-                          : json::value(nullptr);
+  o["next_cursor"] = page.next_cursor.empty() ? json::value(nullptr) : json::value(page.next_cursor);
   c.finish(json_response(200, json::serialize(o)));
 }
 
