@@ -323,18 +323,26 @@ struct index_page {
   std::string next_cursor;  // empty: last page
 };
 
-inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
-  size_t limit = 50;
+/// `?limit=` of a paged route: 1..100, default 50; answers 400 otherwise.
+inline bool read_limit(request_ctx& c, size_t& limit) {
+  limit = 50;
   auto lim = query_param(c.query, "limit");
-  if (!lim.empty()) {
-    char* end = nullptr;
-    auto v = std::strtol(lim.c_str(), &end, 10);
-    if (end == nullptr || *end != '\0' || v < 1 || v > 100) {
-      c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
-      return false;
-    }
-    limit = static_cast<size_t>(v);
+  if (lim.empty())
+    return true;
+  char* end = nullptr;
+  auto v = std::strtol(lim.c_str(), &end, 10);
+  if (end == nullptr || *end != '\0' || v < 1 || v > 100) {
+    c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
+    return false;
   }
+  limit = static_cast<size_t>(v);
+  return true;
+}
+
+inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
+  size_t limit;
+  if (!read_limit(c, limit))
+    return false;
   auto cursor = query_param(c.query, "cursor");
   if (!cursor.empty() && !persistence::is_valid_id(cursor)) {
     c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));

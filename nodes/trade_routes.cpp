@@ -229,24 +229,10 @@ void get_wallet_route(request_ctx& c) {
   });
 }
 
-bool parse_limit(request_ctx& c, size_t& limit) {
-  limit = 50;
-  auto lim = query_param(c.query, "limit");
-  if (lim.empty())
-    return true;
-  char* end = nullptr;
-  auto v = std::strtol(lim.c_str(), &end, 10);
-  if (end == nullptr || *end != '\0' || v < 1 || v > 100) {
-    c.finish(error_response(400, "invalid_value", "limit must be 1 to 100", "limit"));
-    return false;
-  }
-  limit = static_cast<size_t>(v);
-  return true;
-}
 
 void get_postings(request_ctx& c) {
   size_t limit;
-  if (!parse_limit(c, limit))
+  if (!read_limit(c, limit))
     return;
   uint64_t after = 0;
   auto cur = query_param(c.query, "cursor");
