@@ -14,6 +14,13 @@ packages=(
   # bench/settlement/pg_anchor.sh: PostgreSQL 15 server binaries (initdb, pg_ctl,
   # postgres) and pgbench, all in postgresql-15 on Debian 12 (no -contrib needed)
   postgresql-15
+  # the cluster: etcd 3.4 (membership and shard ownership; tests start a
+  # throwaway one), readline for tt-admin's interactive shell
+  etcd-server libreadline-dev
+  # valuation: gradient-boosted trees with SHAP contributions (XGBoost C API)
+  libxgboost-dev
+  # deploy/k8s manifests are checked offline by a small schema test
+  python3-yaml
 )
 
 missing=()
