@@ -18,11 +18,13 @@
 namespace tt::persistence {
 class event_store;
 class node_keys;
+class shard_fence;
 } // namespace tt::persistence
 
 namespace tt::actors {
 
 struct settlement_deps;
+class cluster_routes;
 
 struct entity_env {
   std::shared_ptr<const persistence::event_store> store;
@@ -42,6 +44,11 @@ struct entity_env {
   std::function<int64_t()> clock;
   /// What trade entities talk to (actors/settlement.hpp); null elsewhere.
   std::shared_ptr<const settlement_deps> settlement;
+  /// Cluster mode only (both null on an embedded node): the shard epochs this
+  /// node serves (entities send theirs with each append) and where every
+  /// other shard lives (regions forward commands there).
+  std::shared_ptr<const persistence::shard_fence> fence;
+  std::shared_ptr<const cluster_routes> routes;
 
   int64_t now_ms() const;
 };

@@ -28,6 +28,7 @@
 #include "messages/log.hpp"
 #include "persistence/event_store.hpp"
 #include "persistence/node_keys.hpp"
+#include "persistence/shard_fence.hpp"
 
 namespace tt::actors {
 
@@ -36,6 +37,7 @@ struct entity_core {
   Model model;
   uint64_t seq = 0;           // last applied event
   uint64_t snapshot_seq = 0;  // seq of the latest snapshot written or loaded
+  uint64_t epoch = 0;         // shard epoch at recovery (cluster mode; 0 embedded)
   entity_env_ptr env;         // shared by every entity of the region, never null
 
   /// Latest snapshot + replay of every later event. Runs inside the entity
@@ -45,6 +47,9 @@ struct entity_core {
     model.id = id;
     seq = 0;
     snapshot_seq = 0;
+    // Read the epoch before the data: an append under this epoch is accepted
+    // only while the shard is still served at it (persistence/shard_fence).
+    epoch = env->fence ? env->fence->epoch(shard_of(id)) : 0;
     if (auto snap = env->store->load_snapshot(Model::kind, id)) {
       std::string why;
       auto decoded = decode_snapshot(snap->bytes, &why);
@@ -117,6 +122,7 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
   cmd.kind = static_cast<uint8_t>(decltype(core.model)::kind);
   cmd.entity_id = core.model.id;
   cmd.expected_seq = core.seq;
+  cmd.epoch = core.epoch;
   cmd.events.reserve(evs.size());
   for (auto& ev : evs) {
     next.apply(ev);

@@ -9,6 +9,7 @@
 //   static entity_actor spawn(caf::actor_system&, entity_env_ptr, std::string id);
 //   template <class Cmd> static constexpr bool creates;  // may create the entity
 //   static bool valid_id(std::string_view);
+//   static region_actor remote(const node_regions&);  // a peer's region
 //
 // Contract: the only way to reach an entity. Commands are forwarded with
 // `delegate`, so the entity answers the original requester directly. While an
@@ -29,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/cluster_routes.hpp"
 #include "actors/entity_env.hpp"
 #include "actors/shard_region.hpp"
 #include "actors/small_string.hpp"
@@ -38,6 +40,7 @@
 #include "messages/errc.hpp"
 #include "messages/log.hpp"
 #include "persistence/event_store.hpp"
+#include "persistence/shard_fence.hpp"
 
 namespace tt::actors {
 
@@ -115,7 +118,25 @@ public:
     const std::string& id = target_id(cmd);
     if (!Traits::valid_id(id))
       return make_error(errc::not_found, std::string{"no such "} + Traits::name, "id");
-    auto& shard = st.shards[shard_of(id)];
+    auto shard_no = shard_of(id);
+    if (st.env->routes) {
+      // Cluster mode: forward to the owner, or refuse fast while it is down.
+      // A command that already crossed the network is never forwarded again
+      // (the sender's view was stale): it is answered `unavailable`.
+      auto table = st.env->routes->current();
+      const auto& r = (*table)[shard_no];
+      auto sender = self->current_sender();
+      bool from_peer = sender && sender->node() != self->node();
+      if (r.state == shard_route::remote && r.owner && !from_peer)
+        return self->delegate(Traits::remote(*r.owner), std::move(cmd));
+      if (r.state != shard_route::local || !st.env->fence
+          || !st.env->fence->serves(shard_no, st.env->fence->epoch(shard_no)))
+        return make_error(errc::unavailable,
+                          "shard " + std::to_string(shard_no)
+                            + " is not available right now (its node is down or moving); retry",
+                          "shard");
+    }
+    auto& shard = st.shards[shard_no];
     auto it = shard.find(small_string{id});
     if (it == shard.end() && !Traits::template creates<Cmd>
         && st.env->store->last_seq(Traits::kind, id) == 0)
@@ -134,7 +155,24 @@ public:
     return self->delegate(e.handle, std::move(cmd));
   }
 
-  static region_stats stats(pointer self) { return self->state.stats; }
+  static region_stats stats(pointer self) {
+    auto out = self->state.stats;
+    out.active_by_shard.reserve(shard_count);
+    for (auto& shard : self->state.shards)
+      out.active_by_shard.push_back(static_cast<uint32_t>(shard.size()));
+    return out;
+  }
+
+  /// Asks one active entity to passivate now; false if it is not active.
+  static bool passivate_one(pointer self, const std::string& id) {
+    auto& shard = self->state.shards[shard_of(id)];
+    auto it = shard.find(small_string{id});
+    if (it == shard.end() || it->second.passivating)
+      return false;
+    it->second.passivating = true;
+    self->send(it->second.handle, atoms::passivate_atom_v);
+    return true;
+  }
 
   static void sweep(pointer self) {
     auto& st = self->state;

@@ -16,6 +16,7 @@ struct ticket_traits {
   using region_actor = ticket_region_actor;
   static constexpr entity_kind kind = entity_kind::ticket;
   static constexpr const char* name = "ticket";
+  static region_actor remote(const node_regions& n) { return n.tickets; }
   static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
     return spawn_ticket_entity(sys, std::move(env), std::move(id));
   }
@@ -29,6 +30,7 @@ struct account_traits {
   using region_actor = account_region_actor;
   static constexpr entity_kind kind = entity_kind::account;
   static constexpr const char* name = "account";
+  static region_actor remote(const node_regions& n) { return n.accounts; }
   static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
     return spawn_account_entity(sys, std::move(env), std::move(id));
   }
@@ -42,6 +44,7 @@ struct email_index_traits {
   using region_actor = email_index_region_actor;
   static constexpr entity_kind kind = entity_kind::email_index;
   static constexpr const char* name = "email_index";
+  static region_actor remote(const node_regions& n) { return n.emails; }
   static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
     return spawn_email_index_entity(sys, std::move(env), std::move(id));
   }
@@ -55,6 +58,7 @@ struct wallet_traits {
   using region_actor = wallet_region_actor;
   static constexpr entity_kind kind = entity_kind::wallet;
   static constexpr const char* name = "wallet";
+  static region_actor remote(const node_regions& n) { return n.wallets; }
   static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
     return spawn_wallet_entity(sys, std::move(env), std::move(id));
   }
@@ -68,6 +72,7 @@ struct trade_traits {
   using region_actor = trade_region_actor;
   static constexpr entity_kind kind = entity_kind::trade;
   static constexpr const char* name = "trade";
+  static region_actor remote(const node_regions& n) { return n.trades; }
   static entity_actor spawn(caf::actor_system& sys, entity_env_ptr env, std::string id) {
     return spawn_trade_entity(sys, std::move(env), std::move(id));
   }
@@ -94,6 +99,7 @@ ticket_region_actor::behavior_type ticket_region_impl(ticket_region::pointer sel
     [self](ticket_trade_step& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](atoms::stats_atom) { return ticket_region::stats(self); },
     [self](atoms::sweep_atom) { ticket_region::sweep(self); },
+    [self](atoms::passivate_atom, std::string& id) { return ticket_region::passivate_one(self, id); },
   };
 }
 
@@ -110,6 +116,7 @@ account_region_actor::behavior_type account_region_impl(account_region::pointer 
     [self](revoke_session& c) { return account_region::route<session_view>(self, c); },
     [self](atoms::stats_atom) { return account_region::stats(self); },
     [self](atoms::sweep_atom) { account_region::sweep(self); },
+    [self](atoms::passivate_atom, std::string& id) { return account_region::passivate_one(self, id); },
   };
 }
 
@@ -122,6 +129,7 @@ email_index_region_actor::behavior_type email_region_impl(email_region::pointer 
     [self](lookup_email& c) { return email_region::route<email_claim_view>(self, c); },
     [self](atoms::stats_atom) { return email_region::stats(self); },
     [self](atoms::sweep_atom) { email_region::sweep(self); },
+    [self](atoms::passivate_atom, std::string& id) { return email_region::passivate_one(self, id); },
   };
 }
 
@@ -134,6 +142,7 @@ wallet_region_actor::behavior_type wallet_region_impl(wallet_region::pointer sel
     [self](get_wallet& c) { return wallet_region::route<wallet_view>(self, c); },
     [self](atoms::stats_atom) { return wallet_region::stats(self); },
     [self](atoms::sweep_atom) { wallet_region::sweep(self); },
+    [self](atoms::passivate_atom, std::string& id) { return wallet_region::passivate_one(self, id); },
   };
 }
 
@@ -146,6 +155,7 @@ trade_region_actor::behavior_type trade_region_impl(trade_region::pointer self, 
     [self](trade_action& c) { return trade_region::route<trade_view>(self, c); },
     [self](atoms::stats_atom) { return trade_region::stats(self); },
     [self](atoms::sweep_atom) { trade_region::sweep(self); },
+    [self](atoms::passivate_atom, std::string& id) { return trade_region::passivate_one(self, id); },
   };
 }
 

@@ -35,9 +35,12 @@ using ticket_actor
 
 /// The node-local region for tickets (actors/shard_region.hpp): routes by
 /// ticket id -> shard -> entity actor, starting entities on first message.
+/// Every region also answers `(passivate_atom, id)`: passivate that entity
+/// now if it is active (true) or not (false); used by tt-admin.
 using ticket_region_actor
   = ticket_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
-                            caf::reacts_to<atoms::sweep_atom>>;
+                            caf::reacts_to<atoms::sweep_atom>,
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
 
 /// Commands of the account entity (actors/account_entity.hpp).
 using account_commands = caf::typed_actor<
@@ -52,7 +55,8 @@ using account_actor = account_commands::extend<caf::reacts_to<atoms::passivate_a
 
 using account_region_actor
   = account_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
-                             caf::reacts_to<atoms::sweep_atom>>;
+                             caf::reacts_to<atoms::sweep_atom>,
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
 
 /// The email index entity: one per normalised email, makes emails unique.
 using email_index_commands = caf::typed_actor<
@@ -63,7 +67,8 @@ using email_index_actor = email_index_commands::extend<caf::reacts_to<atoms::pas
 
 using email_index_region_actor
   = email_index_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
-                                 caf::reacts_to<atoms::sweep_atom>>;
+                                 caf::reacts_to<atoms::sweep_atom>,
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
 
 /// Commands of the wallet entity (actors/wallet_entity.hpp): one per
 /// account, the account's ledger.
@@ -74,7 +79,8 @@ using wallet_actor = wallet_commands::extend<caf::reacts_to<atoms::passivate_ato
 
 using wallet_region_actor
   = wallet_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
-                            caf::reacts_to<atoms::sweep_atom>>;
+                            caf::reacts_to<atoms::sweep_atom>,
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
 
 /// Commands of the trade entity (actors/trade_entity.hpp), which runs the
 /// settlement saga of one trade.
@@ -85,7 +91,8 @@ using trade_actor = trade_commands::extend<caf::reacts_to<atoms::passivate_atom>
 
 using trade_region_actor
   = trade_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
-                           caf::reacts_to<atoms::sweep_atom>>;
+                           caf::reacts_to<atoms::sweep_atom>,
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
 
 /// A payment provider with PaymentIntent semantics (authorize with manual
 /// capture, capture, cancel; the intent id is the idempotency key of every

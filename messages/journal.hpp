@@ -29,12 +29,16 @@ struct append_events {
   /// Durable timers of this entity written in the same batch, as flattened
   /// (name, due_ms in decimal) pairs; an empty due deletes the timer.
   std::vector<std::string> timer_writes;
+  /// Cluster mode: the shard epoch the entity recovered under (see
+  /// persistence/shard_fence.hpp); the journal refuses a stale one. 0 on
+  /// embedded nodes (no fence).
+  uint64_t epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_events& x) {
   return f(caf::meta::type_name("tt.append_events"), x.kind, x.entity_id, x.expected_seq,
-           x.events, x.snapshot, x.snapshot_seq, x.index_writes, x.timer_writes);
+           x.events, x.snapshot, x.snapshot_seq, x.index_writes, x.timer_writes, x.epoch);
 }
 
 struct append_ack {
@@ -52,12 +56,13 @@ struct journal_stats {
   uint64_t batches = 0;
   uint64_t events = 0;
   uint64_t conflicts = 0;
+  uint64_t fenced = 0;  // appends refused for a shard not served at their epoch
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
   return f(caf::meta::type_name("tt.journal_stats"), x.next_offset, x.batches, x.events,
-           x.conflicts);
+           x.conflicts, x.fenced);
 }
 
 struct region_stats {
@@ -65,12 +70,13 @@ struct region_stats {
   uint64_t started = 0;
   uint64_t passivated = 0;
   uint64_t restarted_after_failure = 0;
+  std::vector<uint32_t> active_by_shard;  // filled by stats requests (256 entries)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, region_stats& x) {
   return f(caf::meta::type_name("tt.region_stats"), x.active_entities, x.started,
-           x.passivated, x.restarted_after_failure);
+           x.passivated, x.restarted_after_failure, x.active_by_shard);
 }
 
 } // namespace tt

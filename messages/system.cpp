@@ -1,5 +1,6 @@
 #include "messages/system.hpp"
 
+#include "messages/cluster_regions.hpp"
 #include "messages/errc.hpp"
 #include "messages/type_ids.hpp"
 

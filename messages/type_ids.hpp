@@ -10,10 +10,15 @@
 #include "caf/atom.hpp"
 #include "caf/type_id.hpp"
 #include "messages/account.hpp"
+#include "messages/cluster.hpp"
 #include "messages/journal.hpp"
 #include "messages/notify.hpp"
 #include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
+
+namespace tt {
+struct node_regions;  // messages/cluster_regions.hpp (holds region handles)
+} // namespace tt
 
 CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
 
@@ -52,6 +57,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::propose_trade))
   CAF_ADD_TYPE_ID(tt, (tt::trade_action))
   CAF_ADD_TYPE_ID(tt, (tt::trade_view))
+  CAF_ADD_TYPE_ID(tt, (tt::cluster_hello))
+  CAF_ADD_TYPE_ID(tt, (tt::admin_command))
+  CAF_ADD_TYPE_ID(tt, (tt::admin_reply))
+  CAF_ADD_TYPE_ID(tt, (tt::node_regions))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

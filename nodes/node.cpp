@@ -1,5 +1,6 @@
 #include "nodes/node.hpp"
 
+#include <boost/json.hpp>
 #include <prometheus/registry.h>
 
 #include <filesystem>
@@ -10,11 +11,15 @@
 #include "actors/shard_region.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/io/middleman.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "messages/log.hpp"
 #include "messages/system.hpp"
+#include "nodes/admin_service.hpp"
+#include "nodes/cluster_member.hpp"
 #include "nodes/edge.hpp"
+#include "nodes/etcd_client.hpp"
 #include "nodes/http_server.hpp"
 #include "nodes/jwt.hpp"
 #include "nodes/notifier.hpp"
@@ -24,6 +29,7 @@
 #include "persistence/journal_actor.hpp"
 #include "persistence/node_keys.hpp"
 #include "persistence/pg_projection.hpp"
+#include "persistence/shard_fence.hpp"
 
 namespace tt::nodes {
 
@@ -49,10 +55,148 @@ struct node::impl {
   transfer_adapter_actor transfers;
   timer_service_actor timers;
   std::unique_ptr<persistence::pg_projector> projector;  // --postgres only
+  cluster_gateway_actor gateway;                          // --cluster-port only
+  std::shared_ptr<persistence::shard_fence> fence;        // cluster mode only
+  std::shared_ptr<actors::cluster_routes> routes;         // cluster mode only
+  std::shared_ptr<cluster_member> cluster;                // cluster mode only
+  int64_t started_ms = 0;
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
   bool stopped = false;
+
+  bool sync_cluster_secrets(std::string* error);
+  bool start_cluster(std::string* error);
+  std::string config_json() const;
 };
+
+/// Cluster mode: the node key and JWT keys are the cluster's (keyed ids and
+/// tokens must agree on every node). Downloads them before the local files
+/// are loaded, and uploads this node's if the cluster has none yet.
+bool node::impl::sync_cluster_secrets(std::string* error) {
+  etcd_client etcd{cfg.etcd};
+  bool has_data = std::filesystem::exists(cfg.data_dir + "/journal");
+  for (auto* file : {"node.key", "jwt.keys"}) {
+    auto path = cfg.data_dir + "/" + file;
+    if (!cluster_member::sync_secret_file(etcd, cfg.etcd_prefix, path, has_data, false, error))
+      return false;
+  }
+  // Make sure both files exist locally, then offer them (first node wins).
+  if (!persistence::node_keys::load_or_create(cfg.data_dir, error)
+      || !jwt_keyring::load_or_create(cfg.data_dir, error))
+    return false;
+  for (auto* file : {"node.key", "jwt.keys"}) {
+    auto path = cfg.data_dir + "/" + file;
+    if (!cluster_member::sync_secret_file(etcd, cfg.etcd_prefix, path, has_data, true, error))
+      return false;
+  }
+  return true;
+}
+
+/// The effective configuration for `tt-admin config`; secrets redacted.
+std::string node::impl::config_json() const {
+  boost::json::object o;
+  auto list = [](const std::vector<std::string>& v) {
+    boost::json::array a;
+    for (auto& x : v)
+      a.emplace_back(boost::json::string(x));
+    return a;
+  };
+  o["data_dir"] = cfg.data_dir;
+  o["http_host"] = cfg.http_host;
+  o["http_port"] = cfg.http_port;
+  o["io_threads"] = cfg.io_threads;
+  o["scheduler_threads"] = cfg.scheduler_threads;
+  o["scheduler_policy"] = cfg.scheduler_policy;
+  o["body_limit"] = cfg.body_limit;
+  o["snapshot_every"] = cfg.snapshot_every;
+  o["idle_timeout_ms"] = cfg.idle_timeout.count();
+  o["request_timeout_ms"] = cfg.request_timeout.count();
+  o["journal_max_batch"] = cfg.journal_max_batch;
+  o["journal_max_delay_us"] = cfg.journal_max_delay.count();
+  o["sync"] = cfg.sync;
+  o["rate_limits"] = cfg.rate_limits;
+  o["access_token_ttl_s"] = cfg.access_token_ttl.count();
+  o["hash_threads"] = cfg.hash_threads;
+  o["argon2_ops"] = cfg.argon2_ops;
+  o["argon2_mem_mib"] = cfg.argon2_mem_mib;
+  o["cors_origins"] = list(cfg.cors_origins);
+  o["tls"] = !cfg.tls_cert_file.empty();
+  o["commit_window_ms"] = cfg.commit_window.count();
+  o["fee_bps"] = cfg.fee_bps;
+  o["admin_emails"] = list(cfg.admin_emails);
+  o["analytics_emails"] = list(cfg.analytics_emails);
+  o["timer_poll_ms"] = cfg.timer_poll.count();
+  o["postgres"] = cfg.postgres_url.empty() ? "" : "(set, redacted)";
+  o["cluster_port"] = cfg.cluster_port;
+  o["cluster_host"] = cfg.cluster_host;
+  o["etcd"] = list(cfg.etcd);
+  o["node_name"] = cfg.node_name;
+  o["etcd_prefix"] = cfg.etcd_prefix;
+  o["cluster_size"] = cfg.cluster_size;
+  o["lease_ttl_s"] = cfg.lease_ttl_s;
+  o["admin_secret"] = cfg.admin_secret.empty() ? "" : "(set, redacted)";
+  return boost::json::serialize(o);
+}
+
+/// Publishes the gateway on the cluster port and, in cluster mode, joins
+/// etcd and claims this node's shards before the edge opens.
+bool node::impl::start_cluster(std::string* error) {
+  if (cfg.cluster_port == 0)
+    return true;
+  auto host = cfg.cluster_host.empty() ? cfg.http_host : cfg.cluster_host;
+  std::string name = cfg.node_name.empty() ? "local" : cfg.node_name;
+  node_regions local;
+  local.node_name = name;
+  local.tickets = region;
+  local.accounts = accounts;
+  local.emails = emails;
+  local.wallets = wallets;
+  local.trades = trades;
+  if (!cfg.etcd.empty()) {
+    cluster_config cc;
+    cc.node_name = name;
+    cc.cluster_host = host;
+    cc.cluster_port = cfg.cluster_port;
+    cc.http_address = cfg.http_host + ":" + std::to_string(cfg.http_port);
+    cc.etcd = cfg.etcd;
+    cc.prefix = cfg.etcd_prefix;
+    cc.lease_ttl_s = cfg.lease_ttl_s;
+    cc.cluster_size = cfg.cluster_size;
+    cc.admin_secret = cfg.admin_secret;
+    cluster = std::make_shared<cluster_member>(cc, *sys, fence, routes);
+    local.node_id = cluster->node_id();
+  } else {
+    local.node_id = persistence::random_id();
+  }
+  gateway_deps gd;
+  gd.secret = cfg.admin_secret;
+  gd.node_name = name;
+  gd.node_id = local.node_id;
+  gd.http_address = cfg.http_host + ":" + std::to_string(cfg.http_port);
+  gd.cluster_address = host + ":" + std::to_string(cfg.cluster_port);
+  gd.regions = local;
+  gd.store = store;
+  gd.journal = journal;
+  gd.cluster = cluster;
+  gd.config_json = config_json();
+  gd.started_ms = started_ms;
+  gateway = spawn_gateway(*sys, std::move(gd));
+  auto port = sys->middleman().publish(gateway, cfg.cluster_port, cfg.http_host.c_str(), true);
+  if (!port) {
+    *error = "cannot listen on cluster port " + std::to_string(cfg.cluster_port) + ": "
+             + to_string(port.error());
+    return false;
+  }
+  if (cluster) {
+    if (!cluster->join(error))
+      return false;
+    cluster->start();
+  }
+  log::info("cluster_port_open", {{"port", static_cast<unsigned>(cfg.cluster_port)},
+                                  {"node", name},
+                                  {"mode", cluster ? "cluster" : "embedded"}});
+  return true;
+}
 
 node::node(node_config cfg) : impl_(std::make_unique<impl>()) { impl_->cfg = std::move(cfg); }
 
@@ -66,6 +210,12 @@ bool node::start(std::string* error) {
     *error = "cannot create data dir " + d.cfg.data_dir + ": " + ec.message();
     return false;
   }
+  d.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  bool clustered = !d.cfg.etcd.empty();
+  if (clustered && !d.sync_cluster_secrets(error))
+    return false;
   d.keys = persistence::node_keys::load_or_create(d.cfg.data_dir, error);
   if (!d.keys)
     return false;
@@ -87,7 +237,18 @@ bool node::start(std::string* error) {
                                                                        : caf::atom("sharing"));
   d.sys_cfg->set("logger.file-verbosity", caf::atom("quiet"));
   d.sys_cfg->set("logger.console-verbosity", caf::atom("quiet"));
+  if (d.cfg.cluster_port != 0) {
+    d.sys_cfg->load<caf::io::middleman>();
+    // Off by default in CAF 0.17: without them a peer behind a half-open
+    // socket is never noticed on the data plane.
+    d.sys_cfg->set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+    d.sys_cfg->set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
+  }
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
+  if (clustered) {
+    d.fence = std::make_shared<persistence::shard_fence>();
+    d.routes = std::make_shared<actors::cluster_routes>();
+  }
   d.notifier = spawn_notifier(*d.sys, d.store);
   d.market_feed = actors::spawn_market_feed(*d.sys, d.store, d.market);
   if (!d.cfg.postgres_url.empty()) {
@@ -106,12 +267,15 @@ bool node::start(std::string* error) {
   };
   jc.max_batch_events = d.cfg.journal_max_batch;
   jc.max_delay = d.cfg.journal_max_delay;
+  jc.fence = d.fence;
   d.journal = persistence::spawn_journal(*d.sys, d.store, jc, d.registry.get());
   actors::entity_env env;
   env.store = d.store;
   env.journal = d.journal;
   env.keys = d.keys;
   env.snapshot_every = d.cfg.snapshot_every;
+  env.fence = d.fence;
+  env.routes = d.routes;
   actors::region_config rc;
   rc.idle_timeout = d.cfg.idle_timeout;
   d.region = actors::spawn_ticket_region(*d.sys, env, rc, d.registry.get());
@@ -134,6 +298,8 @@ bool node::start(std::string* error) {
   actors::timer_service_config tc;
   tc.poll_interval = d.cfg.timer_poll;
   d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get());
+  if (!d.start_cluster(error))
+    return false;
   edge_config ec2;
   ec2.request_timeout = d.cfg.request_timeout;
   ec2.access_token_ttl = d.cfg.access_token_ttl;
@@ -206,6 +372,8 @@ void node::stop() {
     d.server->stop();  // no new requests; replies in flight are dropped with their sockets
   if (d.hasher)
     d.hasher->shutdown();  // its callbacks call into the edge: finish them first
+  if (d.cluster)
+    d.cluster->stop();  // revokes the lease: peers see our shards down at once
   if (d.sys) {
     if (d.http_edge)
       d.http_edge->shutdown();
@@ -227,6 +395,8 @@ void node::stop() {
     caf::anon_send_exit(d.journal, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.notifier, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.market_feed, caf::exit_reason::user_shutdown);
+    if (d.gateway)
+      caf::anon_send_exit(d.gateway, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   d.http_edge.reset();
@@ -246,6 +416,9 @@ void node::stop() {
   d.payments = nullptr;
   d.transfers = nullptr;
   d.wallets = nullptr;
+  d.gateway = nullptr;
+  d.cluster.reset();
+  d.routes.reset();
   d.sys.reset();
   d.sys_cfg.reset();
   d.projector.reset();  // after the journal: its on_commit holds a pointer

@@ -45,6 +45,19 @@ struct node_config {
   std::chrono::milliseconds timer_poll{500};
   /// PostgreSQL projections (libpq URL or key=value string); empty: off.
   std::string postgres_url;
+  /// The cluster port (CAF middleman): peers and tt-admin connect here. 0:
+  /// none (an embedded node without it has no admin shell).
+  uint16_t cluster_port = 0;
+  std::string cluster_host;  // advertised; default: http_host
+  /// Cluster mode (issue #5) when non-empty: etcd endpoints and this node's
+  /// unique name; without them the node owns all 256 shards.
+  std::vector<std::string> etcd;
+  std::string node_name;
+  std::string etcd_prefix = "/tt/";
+  unsigned cluster_size = 1;
+  int64_t lease_ttl_s = 3;
+  /// The cluster's admin secret (tt-admin and node-to-node hellos).
+  std::string admin_secret;
 };
 
 class node {

@@ -15,9 +15,7 @@ namespace tt::nodes {
 
 namespace json = boost::json;
 
-namespace {
-
-// -- rendering -----------------------------------------------------------------------
+// -- rendering (also used by the admin service) --------------------------------------
 
 std::string render_wallet(const wallet_view& v) {
   json::object o;
@@ -28,6 +26,7 @@ std::string render_wallet(const wallet_view& v) {
   return json::serialize(o);
 }
 
+namespace {
 std::string render_movement(const wallet_command& cmd, const wallet_view& v) {
   json::object o;
   o["idempotency_key"] = cmd.ref;
@@ -40,14 +39,16 @@ std::string render_movement(const wallet_command& cmd, const wallet_view& v) {
   return json::serialize(o);
 }
 
-json::array ids_array(const std::vector<std::string>& ids) {
+} // namespace
+
+static json::array ids_array(const std::vector<std::string>& ids) {
   json::array a;
   for (const auto& id : ids)
     a.emplace_back(json::string(id));
   return a;
 }
 
-json::object trade_object(const trade_view& v) {
+static json::object trade_object(const trade_view& v) {
   json::object o;
   o["id"] = v.id;
   o["status"] = v.status;
@@ -72,6 +73,8 @@ json::object trade_object(const trade_view& v) {
 }
 
 std::string render_trade(const trade_view& v) { return json::serialize(trade_object(v)); }
+
+namespace {
 
 // -- input ---------------------------------------------------------------------------
 

@@ -10,4 +10,8 @@ namespace tt::nodes {
 
 const std::vector<route_entry>& settlement_routes();
 
+/// JSON renderings shared with the admin service.
+std::string render_wallet(const wallet_view& v);
+std::string render_trade(const trade_view& v);
+
 } // namespace tt::nodes

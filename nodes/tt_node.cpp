@@ -1,11 +1,15 @@
 // tt-node: one Ticket Trader node with the HTTP edge and embedded storage.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <fstream>
+
 #include <cctype>
 #include <cstdio>
 #include <iostream>
 
 #include "messages/log.hpp"
+#include "nodes/etcd_client.hpp"
 #include "nodes/node.hpp"
 
 int main(int argc, char** argv) {
@@ -72,9 +76,54 @@ int main(int argc, char** argv) {
   app.add_option("--postgres", cfg.postgres_url,
                  "project the event log into this PostgreSQL 15 database (libpq URL, e.g. "
                  "postgresql://user@host:5432/db); off when empty");
+  std::string etcd_list;
+  std::string admin_secret_file;
+  app.add_option("--cluster-port", cfg.cluster_port,
+                 "CAF middleman port for peers and tt-admin (0: none; required with --etcd)");
+  app.add_option("--cluster-host", cfg.cluster_host,
+                 "host peers reach the cluster port at (default: --http-host)");
+  app.add_option("--node-name", cfg.node_name, "this node's unique, stable name (cluster mode)");
+  app.add_option("--etcd", etcd_list,
+                 "join a cluster coordinated by etcd: http://HOST:PORT[,http://HOST:PORT...]");
+  app.add_option("--etcd-prefix", cfg.etcd_prefix, "key prefix in etcd")->capture_default_str();
+  app.add_option("--cluster-size", cfg.cluster_size,
+                 "assign shard homes once this many nodes have joined")
+    ->capture_default_str();
+  app.add_option("--lease-ttl-s", cfg.lease_ttl_s, "etcd lease TTL; a dead node's shards answer "
+                                                   "503 once it expires")
+    ->check(CLI::Range(int64_t{1}, int64_t{60}))
+    ->capture_default_str();
+  app.add_option("--admin-secret-file", admin_secret_file,
+                 "file with the cluster's admin secret (else env TT_ADMIN_SECRET)");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!admin_secret_file.empty()) {
+    std::ifstream in(admin_secret_file);
+    if (!in || !std::getline(in, cfg.admin_secret) || cfg.admin_secret.empty()) {
+      std::fprintf(stderr, "tt-node: cannot read an admin secret from %s\n",
+                   admin_secret_file.c_str());
+      return 2;
+    }
+  } else if (const char* env = std::getenv("TT_ADMIN_SECRET")) {
+    cfg.admin_secret = env;
+  }
+  if (!etcd_list.empty()) {
+    std::string err;
+    if (!tt::nodes::etcd_client::parse_endpoints(etcd_list, &cfg.etcd, &err)) {
+      std::fprintf(stderr, "tt-node: --etcd: %s\n", err.c_str());
+      return 2;
+    }
+    if (cfg.node_name.empty() || cfg.cluster_port == 0) {
+      std::fprintf(stderr, "tt-node: --etcd needs --node-name and --cluster-port\n");
+      return 2;
+    }
+  }
+  if (cfg.cluster_port != 0 && cfg.admin_secret.size() < 16) {
+    std::fprintf(stderr, "tt-node: the cluster port needs an admin secret of at least 16 "
+                         "characters (TT_ADMIN_SECRET or --admin-secret-file)\n");
+    return 2;
+  }
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
   cfg.request_timeout = std::chrono::milliseconds(req_ms);
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);

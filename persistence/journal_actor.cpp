@@ -11,6 +11,7 @@
 #include "caf/typed_response_promise.hpp"
 #include "messages/log.hpp"
 #include "persistence/event_store.hpp"
+#include "persistence/shard_fence.hpp"
 
 namespace tt::persistence {
 
@@ -133,6 +134,13 @@ journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<
   return {
     [self](append_events& cmd) -> caf::result<append_ack> {
       auto& st = self->state;
+      if (st.cfg.fence && !st.cfg.fence->serves(shard_of(cmd.entity_id), cmd.epoch)) {
+        ++st.stats.fenced;
+        return make_error(errc::unavailable,
+                          "shard " + std::to_string(shard_of(cmd.entity_id))
+                            + " is not served by this node at epoch " + std::to_string(cmd.epoch),
+                          "shard");
+      }
       auto rp = self->make_response_promise<append_ack>();
       st.pending_events += cmd.events.size();
       st.pending.push_back(pending_append{std::move(cmd), rp});

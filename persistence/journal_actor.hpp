@@ -23,6 +23,7 @@ class Registry;
 namespace tt::persistence {
 
 class event_store;
+class shard_fence;
 
 struct journal_config {
   size_t max_batch_events = 4096;
@@ -35,6 +36,9 @@ struct journal_config {
   /// Run on its own thread (production). Deterministic tests (CAF's test
   /// coordinator) turn this off so every step runs on the simulated scheduler.
   bool detached = true;
+  /// Cluster mode: appends for shards this node does not serve at the
+  /// append's epoch are refused with errc::unavailable. Null: no fencing.
+  std::shared_ptr<const shard_fence> fence;
 };
 
 journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<event_store> store,

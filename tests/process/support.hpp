@@ -139,6 +139,33 @@ private:
   beast::flat_buffer buffer_;
 };
 
+/// A child process with arguments (etcd, tt-admin, ...), stdout and stderr
+/// appended to `log`; killed (SIGKILL) when destroyed.
+struct child {
+  pid_t pid = -1;
+  void start(std::vector<std::string> args, const std::string& log) {
+    pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      int st = 0;
+      waitpid(pid, &st, 0);
+    }
+  }
+};
+
 /// A tt-node child process.
 class node_process {
 public:

@@ -1,0 +1,52 @@
+#pragma once
+// Messages between nodes of a cluster and from tt-admin, over CAF's middleman
+// (the cluster port). Every request names the cluster's admin secret; a node
+// answers nothing without it (errc::forbidden).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+
+namespace tt {
+
+/// Version of the cluster wire structs (bumped on incompatible changes; a
+/// node refuses a peer or admin shell that speaks another version).
+constexpr uint32_t cluster_wire_version = 1;
+
+/// A peer (or tt-admin) introducing itself to a node's gateway.
+struct cluster_hello {
+  uint32_t version = cluster_wire_version;
+  std::string secret;
+  std::string from;  // node name or "tt-admin"
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
+  return f(caf::meta::type_name("tt.cluster_hello"), x.version, x.secret, x.from);
+}
+
+/// One admin command (`args[0]` is the verb, as typed in tt-admin).
+struct admin_command {
+  uint32_t version = cluster_wire_version;
+  std::string secret;
+  std::vector<std::string> args;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admin_command& x) {
+  return f(caf::meta::type_name("tt.admin_command"), x.version, x.secret, x.args);
+}
+
+/// The answer: a JSON document (tt-admin renders tables from it).
+struct admin_reply {
+  std::string json;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admin_reply& x) {
+  return f(caf::meta::type_name("tt.admin_reply"), x.json);
+}
+
+} // namespace tt

@@ -1,0 +1,404 @@
+#include "nodes/admin_service.hpp"
+
+#include <boost/json.hpp>
+#include <sodium.h>
+
+#include <chrono>
+
+#include "caf/actor_system.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+#include "messages/entity.hpp"
+#include "messages/errc.hpp"
+#include "messages/events.hpp"
+#include "messages/log.hpp"
+#include "nodes/auth_json.hpp"
+#include "nodes/cluster_member.hpp"
+#include "nodes/event_json.hpp"
+#include "nodes/ticket_json.hpp"
+#include "nodes/trade_routes.hpp"
+#include "persistence/event_store.hpp"
+
+namespace tt::nodes {
+
+namespace json = boost::json;
+
+bool secret_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty())
+    return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+namespace {
+
+constexpr const char* help_text
+  = "nodes | shards | entity show KIND ID | entity events KIND ID [--from SEQ] | "
+    "snapshot KIND ID | passivate KIND ID | timers [--due] | stats | config | help";
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<entity_kind> parse_kind(const std::string& s) {
+  for (auto k : {entity_kind::ticket, entity_kind::account, entity_kind::trade,
+                 entity_kind::email_index, entity_kind::wallet})
+    if (s == to_string(k))
+      return k;
+  return std::nullopt;
+}
+
+struct gateway_state {
+  gateway_deps deps;
+  // For events/s in `stats`: the previous sample.
+  uint64_t last_events = 0;
+  int64_t last_sample_ms = 0;
+  static inline const char* name = "cluster_gateway";
+};
+
+using gateway_pointer = cluster_gateway_actor::stateful_pointer<gateway_state>;
+
+const char* state_name(uint8_t s) {
+  switch (s) {
+    case actors::shard_route::local:
+      return "local";
+    case actors::shard_route::remote:
+      return "remote";
+    default:
+      return "down";
+  }
+}
+
+json::object nodes_doc(gateway_pointer self) {
+  auto& d = self->state.deps;
+  json::array arr;
+  auto now = wall_ms();
+  if (d.cluster) {
+    auto v = d.cluster->view();
+    for (auto& n : v.nodes) {
+      json::object o{{"name", n.name},       {"node_id", n.node_id},
+                     {"address", n.cluster}, {"http", n.http},
+                     {"status", n.live ? "up" : "down"}, {"shards", n.shards},
+                     {"uptime_s", n.live && n.started_ms > 0 ? (now - n.started_ms) / 1000 : 0}};
+      arr.push_back(std::move(o));
+    }
+  } else {
+    arr.push_back(json::object{{"name", d.node_name},
+                               {"node_id", d.node_id},
+                               {"address", d.cluster_address},
+                               {"http", d.http_address},
+                               {"status", "up"},
+                               {"shards", shard_count},
+                               {"uptime_s", (now - d.started_ms) / 1000}});
+  }
+  return json::object{{"nodes", std::move(arr)}};
+}
+
+/// Sums the per-shard active counts of every region kind.
+void gather_active(gateway_pointer self, std::function<void(std::vector<uint32_t>)> done) {
+  auto& r = self->state.deps.regions;
+  auto acc = std::make_shared<std::vector<uint32_t>>(shard_count, 0);
+  auto pending = std::make_shared<int>(5);
+  auto add = [acc, pending, done](const region_stats& s) {
+    for (size_t i = 0; i < s.active_by_shard.size() && i < acc->size(); ++i)
+      (*acc)[i] += s.active_by_shard[i];
+    if (--*pending == 0)
+      done(*acc);
+  };
+  auto fail = [acc, pending, done](caf::error&) {
+    if (--*pending == 0)
+      done(*acc);
+  };
+  auto t = std::chrono::seconds(2);
+  self->request(r.tickets, t, atoms::stats_atom_v).then(add, fail);
+  self->request(r.accounts, t, atoms::stats_atom_v).then(add, fail);
+  self->request(r.emails, t, atoms::stats_atom_v).then(add, fail);
+  self->request(r.wallets, t, atoms::stats_atom_v).then(add, fail);
+  self->request(r.trades, t, atoms::stats_atom_v).then(add, fail);
+}
+
+caf::result<admin_reply> shards_cmd(gateway_pointer self) {
+  auto rp = self->make_response_promise<admin_reply>();
+  gather_active(self, [self, rp](std::vector<uint32_t> active) mutable {
+    auto& d = self->state.deps;
+    json::array arr;
+    std::vector<cluster_shard_info> shards;
+    if (d.cluster)
+      shards = d.cluster->view().shards;
+    for (uint32_t s = 0; s < shard_count; ++s) {
+      json::object o{{"shard", s}};
+      if (d.cluster && s < shards.size()) {
+        o["home"] = shards[s].home;
+        o["owner"] = shards[s].owner;
+        o["epoch"] = shards[s].epoch;
+        o["state"] = state_name(shards[s].state);
+      } else {
+        o["home"] = d.node_name;
+        o["owner"] = d.node_name;
+        o["epoch"] = 0;
+        o["state"] = "local";
+      }
+      o["active"] = active[s];
+      arr.push_back(std::move(o));
+    }
+    rp.deliver(admin_reply{json::serialize(json::object{{"shards", std::move(arr)}})});
+  });
+  return rp;
+}
+
+template <class Reply, class Handle, class Cmd, class Render>
+caf::result<admin_reply> ask(gateway_pointer self, const Handle& h, Cmd cmd, Render render) {
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(h, std::chrono::seconds(5), std::move(cmd))
+    .then([rp, render](Reply& v) mutable { rp.deliver(admin_reply{render(v)}); },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<admin_reply> entity_show(gateway_pointer self, entity_kind k, const std::string& id) {
+  auto& r = self->state.deps.regions;
+  switch (k) {
+    case entity_kind::ticket:
+      return ask<ticket_view>(self, r.tickets, get_ticket{id},
+                              [](const ticket_view& v) { return render_ticket(v); });
+    case entity_kind::account:
+      return ask<account_view>(self, r.accounts, get_account{id},
+                               [](const account_view& v) { return render_account(v); });
+    case entity_kind::wallet:
+      return ask<wallet_view>(self, r.wallets, get_wallet{id},
+                              [](const wallet_view& v) { return render_wallet(v); });
+    case entity_kind::trade: {
+      trade_action a;
+      a.trade_id = id;
+      a.action = static_cast<uint8_t>(trade_action_kind::get);
+      a.admin = true;
+      return ask<trade_view>(self, r.trades, std::move(a),
+                             [](const trade_view& v) { return render_trade(v); });
+    }
+    default:
+      break;
+  }
+  return make_error(errc::invalid_argument,
+                    std::string{"entity show supports ticket, account, wallet, trade; not "}
+                      + to_string(k),
+                    "kind");
+}
+
+/// Events and snapshots are read from this node's journal, so the shard
+/// must be served here; otherwise the reply names the node that has it.
+caf::error require_local(gateway_pointer self, const std::string& id) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return {};
+  auto v = d.cluster->view();
+  auto s = shard_of(id);
+  if (s < v.shards.size() && v.shards[s].owner != d.node_name)
+    return make_error(errc::invalid_argument,
+                      "shard " + std::to_string(s) + " of " + id + " lives on node '"
+                        + v.shards[s].owner + "'; run this command there",
+                      "node");
+  return {};
+}
+
+caf::result<admin_reply> entity_events(gateway_pointer self, entity_kind k, const std::string& id,
+                                       uint64_t from) {
+  if (auto err = require_local(self, id))
+    return err;
+  json::array arr;
+  size_t n = 0;
+  bool ok = self->state.deps.store->read_events(
+    k, id, from, [&](uint64_t, std::string_view bytes) {
+      auto ev = decode_event(bytes);
+      if (ev) {
+        boost::system::error_code ec;
+        arr.push_back(json::parse(render_event(0, *ev), ec));
+      }
+      return ++n < 10000;
+    });
+  if (!ok)
+    return make_error(errc::storage_failure, "reading events failed");
+  return admin_reply{json::serialize(json::object{{"events", std::move(arr)}})};
+}
+
+caf::result<admin_reply> snapshot_cmd(gateway_pointer self, entity_kind k, const std::string& id) {
+  if (auto err = require_local(self, id))
+    return err;
+  auto& store = *self->state.deps.store;
+  json::object o{{"kind", to_string(k)}, {"id", id}, {"last_seq", store.last_seq(k, id)}};
+  if (auto snap = store.load_snapshot(k, id)) {
+    o["snapshot_seq"] = snap->seq;
+    o["bytes"] = snap->bytes.size();
+    if (auto dec = decode_snapshot(snap->bytes)) {
+      o["schema_version"] = dec->schema_version;
+      o["taken_at"] = format_rfc3339(dec->taken_at_ms);
+    }
+  } else {
+    o["snapshot_seq"] = nullptr;
+  }
+  return admin_reply{json::serialize(o)};
+}
+
+template <class Handle>
+caf::result<admin_reply> passivate_on(gateway_pointer self, const Handle& h, entity_kind k,
+                                      const std::string& id) {
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(h, std::chrono::seconds(5), atoms::passivate_atom_v, id)
+    .then(
+      [rp, k, id](bool active) mutable {
+        rp.deliver(admin_reply{json::serialize(
+          json::object{{"kind", to_string(k)}, {"id", id}, {"was_active", active}})});
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<admin_reply> passivate_cmd(gateway_pointer self, entity_kind k, const std::string& id) {
+  if (auto err = require_local(self, id))
+    return err;
+  auto& r = self->state.deps.regions;
+  switch (k) {
+    case entity_kind::ticket:
+      return passivate_on(self, r.tickets, k, id);
+    case entity_kind::account:
+      return passivate_on(self, r.accounts, k, id);
+    case entity_kind::email_index:
+      return passivate_on(self, r.emails, k, id);
+    case entity_kind::wallet:
+      return passivate_on(self, r.wallets, k, id);
+    case entity_kind::trade:
+      return passivate_on(self, r.trades, k, id);
+    default:
+      break;
+  }
+  return make_error(errc::invalid_argument, "unknown kind", "kind");
+}
+
+caf::result<admin_reply> timers_cmd(gateway_pointer self, bool due_only) {
+  auto horizon = due_only ? wall_ms() : std::numeric_limits<int64_t>::max();
+  auto timers = self->state.deps.store->due_timers(horizon, 1000);
+  json::array arr;
+  for (auto& t : timers)
+    arr.push_back(json::object{{"due", format_rfc3339(t.due_ms)},
+                               {"kind", to_string(t.kind)},
+                               {"id", t.entity_id},
+                               {"name", t.name}});
+  return admin_reply{json::serialize(json::object{{"timers", std::move(arr)}})};
+}
+
+caf::result<admin_reply> stats_cmd(gateway_pointer self) {
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(self->state.deps.journal, std::chrono::seconds(5), atoms::stats_atom_v)
+    .then(
+      [self, rp](journal_stats& js) mutable {
+        auto& st = self->state;
+        auto now = wall_ms();
+        double rate = 0;
+        if (st.last_sample_ms > 0 && now > st.last_sample_ms)
+          rate = static_cast<double>(js.events - st.last_events) * 1000.0
+                 / static_cast<double>(now - st.last_sample_ms);
+        st.last_events = js.events;
+        st.last_sample_ms = now;
+        gather_active(self, [rp, js, rate](std::vector<uint32_t> active) mutable {
+          uint64_t total = 0;
+          for (auto a : active)
+            total += a;
+          json::object o{
+            {"events_total", js.events},
+            {"events_per_s_since_last_stats", rate},
+            {"batches_total", js.batches},
+            {"mean_batch_events",
+             js.batches ? static_cast<double>(js.events) / static_cast<double>(js.batches) : 0.0},
+            {"conflicts_total", js.conflicts},
+            {"fenced_appends_total", js.fenced},
+            {"log_next_offset", js.next_offset},
+            {"active_entities", total},
+            {"fsync_latency", "see tt_journal_fsync_seconds on /metrics"}};
+          rp.deliver(admin_reply{json::serialize(o)});
+        });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string>& a) {
+  auto bad = [](std::string msg) {
+    return make_error(errc::invalid_argument, std::move(msg) + "; commands: " + help_text,
+                      "command");
+  };
+  if (a.empty() || a[0] == "help")
+    return admin_reply{json::serialize(json::object{{"help", help_text}})};
+  const auto& verb = a[0];
+  if (verb == "nodes")
+    return admin_reply{json::serialize(nodes_doc(self))};
+  if (verb == "shards")
+    return shards_cmd(self);
+  if (verb == "stats")
+    return stats_cmd(self);
+  if (verb == "config") {
+    boost::system::error_code ec;
+    auto cfg = json::parse(self->state.deps.config_json, ec);
+    return admin_reply{json::serialize(json::object{{"config", ec ? json::value{} : cfg}})};
+  }
+  if (verb == "timers")
+    return timers_cmd(self, a.size() > 1 && a[1] == "--due");
+  bool is_entity = verb == "entity";
+  size_t base = is_entity ? 2 : 1;
+  if (is_entity && (a.size() < 2 || (a[1] != "show" && a[1] != "events")))
+    return bad("usage: entity show|events KIND ID");
+  if (is_entity || verb == "snapshot" || verb == "passivate") {
+    if (a.size() < base + 2)
+      return bad("usage: " + verb + (is_entity ? " " + a[1] : "") + " KIND ID");
+    auto k = parse_kind(a[base]);
+    if (!k)
+      return bad("unknown kind '" + a[base] + "' (ticket, account, wallet, trade, email_index)");
+    const auto& id = a[base + 1];
+    if (id.empty() || id.size() > 64)
+      return bad("bad id");
+    if (verb == "snapshot")
+      return snapshot_cmd(self, *k, id);
+    if (verb == "passivate")
+      return passivate_cmd(self, *k, id);
+    if (a[1] == "show")
+      return entity_show(self, *k, id);
+    uint64_t from = 1;
+    if (a.size() >= base + 4 && a[base + 2] == "--from") {
+      try {
+        from = std::stoull(a[base + 3]);
+      } catch (...) {
+        return bad("--from needs a number");
+      }
+    }
+    return entity_events(self, *k, id, std::max<uint64_t>(from, 1));
+  }
+  return bad("unknown command '" + verb + "'");
+}
+
+cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_deps deps) {
+  self->state.deps = std::move(deps);
+  return {
+    [self](cluster_hello& h) -> caf::result<node_regions> {
+      if (h.version != cluster_wire_version || !secret_equal(h.secret, self->state.deps.secret)) {
+        log::warn("cluster_hello_refused", {{"from", h.from}});
+        return make_error(errc::forbidden, "bad cluster secret or wire version");
+      }
+      return self->state.deps.regions;
+    },
+    [self](admin_command& c) -> caf::result<admin_reply> {
+      if (c.version != cluster_wire_version || !secret_equal(c.secret, self->state.deps.secret)) {
+        log::warn("admin_command_refused", {{"verb", c.args.empty() ? "" : c.args[0]}});
+        return make_error(errc::forbidden, "bad admin secret or wire version");
+      }
+      log::info("admin_command", {{"verb", c.args.empty() ? "" : c.args[0]}});
+      return run(self, c.args);
+    },
+  };
+}
+
+} // namespace
+
+cluster_gateway_actor spawn_gateway(caf::actor_system& sys, gateway_deps deps) {
+  return sys.spawn(gateway_impl, std::move(deps));
+}
+
+} // namespace tt::nodes

@@ -1,0 +1,479 @@
+#include "nodes/cluster_member.hpp"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "caf/actor_system.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/scoped_actor.hpp"
+#include "messages/entity.hpp"
+#include "messages/errc.hpp"
+#include "messages/log.hpp"
+#include "nodes/etcd_client.hpp"
+#include "persistence/node_keys.hpp"
+#include "persistence/shard_fence.hpp"
+
+namespace tt::nodes {
+
+namespace json = boost::json;
+using actors::shard_route;
+
+std::string rendezvous_home(uint32_t shard, const std::vector<std::string>& names) {
+  std::string best;
+  uint64_t best_score = 0;
+  for (auto& n : names) {
+    auto score = stable_hash(n + "/" + std::to_string(shard));
+    if (best.empty() || score > best_score || (score == best_score && n < best)) {
+      best = n;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+shard_decision decide_shard(const std::string& me, const std::string& my_node_id,
+                            const std::string& home, const std::string& owner_node_id,
+                            bool owner_live, bool lease_alive) {
+  if (!owner_node_id.empty()) {
+    if (owner_node_id == my_node_id)
+      return {lease_alive ? shard_decision::serve : shard_decision::down};
+    return {owner_live ? shard_decision::route_remote : shard_decision::down};
+  }
+  // No owner: only the home may claim it (its data lives there), and only
+  // with a live lease.
+  if (home == me && lease_alive)
+    return {shard_decision::claim};
+  return {shard_decision::down};
+}
+
+namespace {
+
+int64_t steady_ms() { return persistence::shard_fence::now_ms(); }
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string shard_key(uint32_t s) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%03u", s);
+  return buf;
+}
+
+std::optional<json::object> parse_object(const std::string& s) {
+  boost::system::error_code ec;
+  auto v = json::parse(s, ec);
+  if (ec || !v.is_object())
+    return std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::string str(const json::object& o, std::string_view k) {
+  auto it = o.find(k);
+  if (it == o.end() || !it->value().is_string())
+    return {};
+  return std::string{it->value().as_string()};
+}
+
+bool split_host_port(const std::string& hp, std::string* host, uint16_t* port) {
+  auto c = hp.rfind(':');
+  if (c == std::string::npos)
+    return false;
+  *host = hp.substr(0, c);
+  try {
+    *port = static_cast<uint16_t>(std::stoul(hp.substr(c + 1)));
+  } catch (...) {
+    return false;
+  }
+  return *port != 0;
+}
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+bool write_file_0600(const std::string& path, const std::string& content, std::string* error) {
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      *error = "cannot write " + tmp;
+      return false;
+    }
+    out << content;
+    out.flush();
+    if (!out) {
+      *error = "cannot write " + tmp;
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read
+                                      | std::filesystem::perms::owner_write,
+                               ec);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    *error = "cannot replace " + path + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+cluster_member::cluster_member(cluster_config cfg, caf::actor_system& sys,
+                               std::shared_ptr<persistence::shard_fence> fence,
+                               std::shared_ptr<actors::cluster_routes> routes)
+  : cfg_(std::move(cfg)),
+    sys_(sys),
+    fence_(std::move(fence)),
+    routes_(std::move(routes)),
+    etcd_(std::make_unique<etcd_client>(cfg_.etcd)),
+    node_id_(persistence::random_id()) {
+  view_.me = cfg_.node_name;
+  view_.node_id = node_id_;
+  view_.shards.resize(shard_count);
+}
+
+cluster_member::~cluster_member() { stop(); }
+
+bool cluster_member::sync_secret_file(etcd_client& etcd, const std::string& prefix,
+                                      const std::string& path, bool has_data, bool upload,
+                                      std::string* error) {
+  auto name = std::filesystem::path(path).filename().string();
+  auto key = prefix + "secrets/" + name;
+  std::string local;
+  bool have_local = read_file(path, &local);
+  if (upload) {
+    if (!have_local) {
+      *error = "cannot read " + path;
+      return false;
+    }
+    auto r = etcd.create_if_absent(key, local);
+    if (!r) {
+      *error = "etcd: " + etcd.last_error();
+      return false;
+    }
+    if (r->succeeded || (!r->kvs.empty() && r->kvs[0].value == local))
+      return true;
+    if (r->kvs.empty()) {
+      *error = "etcd: secret " + key + " vanished";
+      return false;
+    }
+    if (has_data) {
+      *error = path + " differs from the cluster's and this data dir already holds data";
+      return false;
+    }
+    return write_file_0600(path, r->kvs[0].value, error);
+  }
+  auto r = etcd.range(key, false);
+  if (!r) {
+    *error = "cannot reach etcd (" + etcd.last_error() + ")";
+    return false;
+  }
+  if (r->kvs.empty() || (have_local && r->kvs[0].value == local))
+    return true;
+  if (have_local && has_data) {
+    *error = path + " differs from the cluster's secret and this data dir already holds data"
+             " (it belongs to another cluster)";
+    return false;
+  }
+  return write_file_0600(path, r->kvs[0].value, error);
+}
+
+bool cluster_member::join(std::string* error) {
+  auto lease = etcd_->lease_grant(cfg_.lease_ttl_s);
+  if (!lease) {
+    *error = "cannot reach etcd at " + (cfg_.etcd.empty() ? std::string{} : cfg_.etcd[0]) + ": "
+             + etcd_->last_error();
+    return false;
+  }
+  lease_ = *lease;
+  auto sent = steady_ms();
+  json::object info{{"name", cfg_.node_name},
+                    {"node_id", node_id_},
+                    {"cluster", cfg_.cluster_host + ":" + std::to_string(cfg_.cluster_port)},
+                    {"http", cfg_.http_address},
+                    {"started_ms", wall_ms()}};
+  auto text = json::serialize(info);
+  if (!etcd_->put(cfg_.prefix + "nodes/" + cfg_.node_name, text, lease_)
+      || !etcd_->put(cfg_.prefix + "members/" + cfg_.node_name, text)) {
+    *error = "cannot register in etcd: " + etcd_->last_error();
+    return false;
+  }
+  fence_->set_lease_deadline(sent + cfg_.lease_ttl_s * 1000 * 3 / 4);
+  next_keepalive_ms_ = sent + cfg_.lease_ttl_s * 1000 / 3;
+  log::info("cluster_joined", {{"node", cfg_.node_name},
+                               {"node_id", node_id_},
+                               {"lease_ttl_s", cfg_.lease_ttl_s}});
+  return true;
+}
+
+void cluster_member::start() {
+  if (running_.exchange(true))
+    return;
+  round();  // claim what is ours before the edge opens
+  thread_ = std::thread([this] { loop(); });
+}
+
+void cluster_member::stop() {
+  if (!running_.exchange(false)) {
+    return;
+  }
+  if (thread_.joinable())
+    thread_.join();
+  for (uint32_t s = 0; s < shard_count; ++s)
+    fence_->set_epoch(s, 0);
+  fence_->set_lease_deadline(0);
+  if (lease_ != 0)
+    etcd_->lease_revoke(lease_);  // our owner keys vanish now, not after the TTL
+  log::info("cluster_left", {{"node", cfg_.node_name}});
+}
+
+cluster_view cluster_member::view() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return view_;
+}
+
+void cluster_member::loop() {
+  while (running_.load()) {
+    auto t0 = steady_ms();
+    try {
+      round();
+    } catch (const std::exception& e) {
+      log::error("cluster_round_failed", {{"reason", e.what()}});
+    }
+    auto spent = steady_ms() - t0;
+    auto wait = cfg_.poll.count() - spent;
+    // Sleep in small steps so stop() is prompt.
+    while (wait > 0 && running_.load()) {
+      auto step = std::min<int64_t>(wait, 50);
+      std::this_thread::sleep_for(std::chrono::milliseconds(step));
+      wait -= step;
+    }
+  }
+}
+
+std::shared_ptr<const node_regions> cluster_member::peer(const cluster_node_info& n) {
+  if (auto it = peers_.find(n.node_id); it != peers_.end())
+    return it->second;
+  auto now = steady_ms();
+  if (auto r = peer_retry_ms_.find(n.node_id); r != peer_retry_ms_.end() && now < r->second)
+    return nullptr;
+  peer_retry_ms_[n.node_id] = now + 1000;
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(n.cluster, &host, &port))
+    return nullptr;
+  auto gw = sys_.middleman().remote_actor<cluster_gateway_actor>(host, port);
+  if (!gw) {
+    log::warn("cluster_peer_unreachable", {{"peer", n.name}, {"reason", to_string(gw.error())}});
+    return nullptr;
+  }
+  std::shared_ptr<const node_regions> out;
+  caf::scoped_actor self{sys_};
+  self->request(*gw, std::chrono::seconds(2), cluster_hello{cluster_wire_version, cfg_.admin_secret,
+                                                            cfg_.node_name})
+    .receive(
+      [&](node_regions& r) {
+        if (r.node_id == n.node_id && r.version == cluster_wire_version)
+          out = std::make_shared<const node_regions>(std::move(r));
+      },
+      [&](caf::error& err) {
+        log::warn("cluster_peer_refused", {{"peer", n.name}, {"reason", describe(err).message}});
+      });
+  if (out) {
+    peers_[n.node_id] = out;
+    peer_retry_ms_.erase(n.node_id);
+    log::info("cluster_peer_connected", {{"peer", n.name}, {"node_id", n.node_id}});
+  }
+  return out;
+}
+
+void cluster_member::round() {
+  auto& etcd = *etcd_;
+  auto now = steady_ms();
+  std::string err;
+  // 1. The lease.
+  if (now >= next_keepalive_ms_) {
+    auto ka = etcd.lease_keepalive(lease_);
+    if (ka && *ka > 0) {
+      fence_->set_lease_deadline(now + cfg_.lease_ttl_s * 1000 * 3 / 4);
+      next_keepalive_ms_ = now + cfg_.lease_ttl_s * 1000 / 3;
+    } else if (ka) {
+      // Expired (etcd was unreachable for longer than the TTL): every owner
+      // key of ours is gone. Stop serving, then register afresh.
+      log::warn("cluster_lease_lost", {{"node", cfg_.node_name}});
+      fence_->set_lease_deadline(0);
+      for (uint32_t s = 0; s < shard_count; ++s)
+        fence_->set_epoch(s, 0);
+      std::string e;
+      if (!join(&e)) {
+        err = e;
+      }
+    } else {
+      err = etcd.last_error();
+      next_keepalive_ms_ = now + 200;  // retry soon; the deadline lapses on its own
+    }
+  }
+  // 2. Read the cluster.
+  auto nodes = etcd.range(cfg_.prefix + "nodes/", true);
+  auto members = nodes ? etcd.range(cfg_.prefix + "members/", true) : std::nullopt;
+  auto homes = members ? etcd.range(cfg_.prefix + "homes/", true) : std::nullopt;
+  auto owners = homes ? etcd.range(cfg_.prefix + "owners/", true) : std::nullopt;
+  if (!owners) {
+    std::lock_guard<std::mutex> g{mtx_};
+    view_.last_error = etcd.last_error();
+    view_.lease_alive = fence_->lease_alive();
+    return;
+  }
+  std::map<std::string, cluster_node_info> live;  // by name
+  for (auto& kv : nodes->kvs) {
+    auto o = parse_object(kv.value);
+    if (!o)
+      continue;
+    cluster_node_info n;
+    n.name = str(*o, "name");
+    n.node_id = str(*o, "node_id");
+    n.cluster = str(*o, "cluster");
+    n.http = str(*o, "http");
+    if (auto it = o->find("started_ms"); it != o->end() && it->value().is_int64())
+      n.started_ms = it->value().as_int64();
+    n.live = true;
+    live[n.name] = n;
+  }
+  std::vector<std::string> member_names;
+  std::map<std::string, cluster_node_info> all = live;
+  for (auto& kv : members->kvs) {
+    auto o = parse_object(kv.value);
+    if (!o)
+      continue;
+    auto name = str(*o, "name");
+    member_names.push_back(name);
+    if (!all.count(name)) {
+      cluster_node_info n;
+      n.name = name;
+      n.cluster = str(*o, "cluster");
+      n.http = str(*o, "http");
+      all[name] = n;
+    }
+  }
+  std::array<std::string, shard_count> home;
+  for (auto& kv : homes->kvs) {
+    auto s = kv.key.substr(kv.key.rfind('/') + 1);
+    auto idx = std::strtoul(s.c_str(), nullptr, 10);
+    if (idx < shard_count)
+      home[idx] = kv.value;
+  }
+  // 3. Assign homes once the expected cluster has formed (CAS: first wins).
+  if (homes->kvs.size() < shard_count && member_names.size() >= cfg_.cluster_size) {
+    for (uint32_t s = 0; s < shard_count; ++s) {
+      if (!home[s].empty())
+        continue;
+      auto want = rendezvous_home(s, member_names);
+      auto r = etcd.create_if_absent(cfg_.prefix + "homes/" + shard_key(s), want);
+      if (!r)
+        break;
+      home[s] = r->succeeded ? want : (r->kvs.empty() ? std::string{} : r->kvs[0].value);
+    }
+  }
+  struct owner_t {
+    std::string node, node_id;
+    uint64_t epoch = 0;
+  };
+  std::array<owner_t, shard_count> owner;
+  for (auto& kv : owners->kvs) {
+    auto s = kv.key.substr(kv.key.rfind('/') + 1);
+    auto idx = std::strtoul(s.c_str(), nullptr, 10);
+    auto o = parse_object(kv.value);
+    if (idx < shard_count && o)
+      owner[idx] = owner_t{str(*o, "node"), str(*o, "node_id"),
+                           static_cast<uint64_t>(kv.create_revision)};
+  }
+  // 4. Decide every shard; claim ours.
+  bool lease_alive = fence_->lease_alive();
+  auto table = std::make_shared<actors::route_table>();
+  auto old = routes_->current();
+  std::vector<cluster_shard_info> shards(shard_count);
+  std::map<std::string, unsigned> owned_by;
+  std::string owner_value = json::serialize(json::object{{"node", cfg_.node_name},
+                                                         {"node_id", node_id_}});
+  for (uint32_t s = 0; s < shard_count; ++s) {
+    auto& o = owner[s];
+    bool owner_live = false;
+    const cluster_node_info* owner_node = nullptr;
+    if (auto it = live.find(o.node); it != live.end() && it->second.node_id == o.node_id) {
+      owner_live = true;
+      owner_node = &it->second;
+    }
+    auto d = decide_shard(cfg_.node_name, node_id_, home[s], o.node_id, owner_live, lease_alive);
+    auto& r = (*table)[s];
+    if (d.action == shard_decision::claim) {
+      auto res = etcd.create_if_absent(cfg_.prefix + "owners/" + shard_key(s), owner_value, lease_);
+      if (res && res->succeeded) {
+        o = owner_t{cfg_.node_name, node_id_, static_cast<uint64_t>(res->revision)};
+        d.action = shard_decision::serve;
+        log::info("shard_claimed", {{"shard", s}, {"epoch", o.epoch}});
+      } else {
+        d.action = shard_decision::down;
+      }
+    }
+    switch (d.action) {
+      case shard_decision::serve:
+        fence_->set_epoch(s, o.epoch);
+        r.state = shard_route::local;
+        r.epoch = o.epoch;
+        break;
+      case shard_decision::route_remote: {
+        fence_->set_epoch(s, 0);
+        auto p = peer(*owner_node);
+        if (p) {
+          r.state = shard_route::remote;
+          r.epoch = o.epoch;
+          r.owner = std::move(p);
+        }
+        break;
+      }
+      default:
+        fence_->set_epoch(s, 0);
+        break;
+    }
+    shards[s].home = home[s];
+    shards[s].owner = o.node;
+    shards[s].epoch = o.epoch;
+    shards[s].state = r.state;
+    if (r.state != shard_route::down)
+      ++owned_by[o.node];
+  }
+  // Forget peers that restarted or left (their proxies are stale).
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    bool still = false;
+    for (auto& [name, n] : live)
+      still = still || n.node_id == it->first;
+    it = still ? std::next(it) : peers_.erase(it);
+  }
+  routes_->publish(std::move(table));
+  std::lock_guard<std::mutex> g{mtx_};
+  view_.lease_alive = lease_alive;
+  view_.nodes.clear();
+  for (auto& [name, n] : all) {
+    auto x = n;
+    x.shards = owned_by[name];
+    view_.nodes.push_back(std::move(x));
+  }
+  view_.shards = std::move(shards);
+  ++view_.loops;
+  view_.last_error = err;
+}
+
+} // namespace tt::nodes

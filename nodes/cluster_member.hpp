@@ -1,0 +1,150 @@
+#pragma once
+// Cluster membership and shard ownership through etcd (issue #5).
+//
+// Keys (all under `prefix`, default "/tt/"):
+//   nodes/NAME    {"name","node_id","cluster","http","started_ms"}  leased: the live node list
+//   members/NAME  {"name","node_id","cluster","http"}  not leased: every node that ever joined
+//   homes/SSS     NAME  not leased: the node whose data dir holds shard SSS (written once by CAS)
+//   owners/SSS    {"node","node_id"}  leased by the owner: who serves SSS now; its
+//                 create_revision is the shard's epoch
+//   secrets/FILE  the cluster-wide node.key and jwt.keys (first node's win)
+//
+// Rules (pure functions below, unit-tested): homes are assigned by rendezvous
+// hashing over the member names once `cluster_size` nodes have joined, and
+// never change except by a shard move. A node claims the owner key of every
+// shard whose home it is (CAS on create_revision == 0, bound to its lease), so
+// a shard is served only by its home, only while the home's lease is alive,
+// and comes back to it after a restart (its journal is in that node's data
+// dir). Shards whose owner is down answer `unavailable` at once.
+//
+// Threading: one loop thread owns the etcd client; it publishes ownership to
+// the shard fence (epochs, lease deadline) and the route table that regions
+// read. `view()` is safe from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/cluster_routes.hpp"
+#include "caf/fwd.hpp"
+#include "messages/cluster_regions.hpp"
+
+namespace tt::persistence {
+class shard_fence;
+}
+
+namespace tt::nodes {
+
+class etcd_client;
+
+struct cluster_config {
+  std::string node_name;
+  std::string cluster_host = "127.0.0.1";  // advertised host of the cluster port
+  uint16_t cluster_port = 0;
+  std::string http_address;  // advertised host:port of the edge
+  std::vector<std::string> etcd;
+  std::string prefix = "/tt/";
+  int64_t lease_ttl_s = 3;
+  std::chrono::milliseconds poll{200};
+  unsigned cluster_size = 1;  // homes are assigned once this many nodes joined
+  std::string admin_secret;
+};
+
+/// The highest rendezvous score over `names` for `shard` ("" when empty).
+std::string rendezvous_home(uint32_t shard, const std::vector<std::string>& names);
+
+/// One shard's decision for one loop round.
+struct shard_decision {
+  enum action_t { serve, claim, route_remote, down } action = down;
+};
+
+/// Decides what this node does about a shard given its home, its current
+/// owner (empty node_id: none) and whether that owner is a live node.
+shard_decision decide_shard(const std::string& me, const std::string& my_node_id,
+                            const std::string& home, const std::string& owner_node_id,
+                            bool owner_live, bool lease_alive);
+
+struct cluster_node_info {
+  std::string name;
+  std::string node_id;
+  std::string cluster;  // host:port
+  std::string http;
+  int64_t started_ms = 0;
+  bool live = false;
+  unsigned shards = 0;  // owned now
+};
+
+struct cluster_shard_info {
+  std::string home;
+  std::string owner;  // node name, empty: none
+  uint64_t epoch = 0;
+  uint8_t state = 0;  // actors::shard_route::state_t
+};
+
+struct cluster_view {
+  std::string me;
+  std::string node_id;
+  bool lease_alive = false;
+  std::vector<cluster_node_info> nodes;
+  std::vector<cluster_shard_info> shards;  // 256 entries
+  uint64_t loops = 0;
+  std::string last_error;
+};
+
+class cluster_member {
+public:
+  cluster_member(cluster_config cfg, caf::actor_system& sys,
+                 std::shared_ptr<persistence::shard_fence> fence,
+                 std::shared_ptr<actors::cluster_routes> routes);
+  ~cluster_member();
+
+  /// Connects to etcd, grants the lease and registers this node. False (with
+  /// a clear `error`) when etcd cannot be reached. Does not start the loop.
+  bool join(std::string* error);
+
+  /// Starts the loop thread. `local` are this node's regions (for the view).
+  void start();
+
+  /// Stops the loop and revokes the lease (peers see the shards down at
+  /// once instead of after the TTL). Idempotent.
+  void stop();
+
+  cluster_view view() const;
+  const std::string& node_id() const { return node_id_; }
+
+  /// Exchanges the cluster-wide secret files with etcd (see the key list):
+  /// an existing value in etcd wins over the local file (which is replaced
+  /// unless `dir` already holds a journal, then it is an error); a missing
+  /// one is uploaded from the local file. Call before loading keys.
+  static bool sync_secret_file(etcd_client& etcd, const std::string& prefix,
+                               const std::string& path, bool has_data, bool upload,
+                               std::string* error);
+
+private:
+  void loop();
+  void round();
+  std::shared_ptr<const node_regions> peer(const cluster_node_info& n);
+
+  cluster_config cfg_;
+  caf::actor_system& sys_;
+  std::shared_ptr<persistence::shard_fence> fence_;
+  std::shared_ptr<actors::cluster_routes> routes_;
+  std::unique_ptr<etcd_client> etcd_;
+  std::string node_id_;
+  int64_t lease_ = 0;
+  int64_t next_keepalive_ms_ = 0;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+  std::map<std::string, std::shared_ptr<const node_regions>> peers_;  // by node_id
+  std::map<std::string, int64_t> peer_retry_ms_;                      // by node_id
+  mutable std::mutex mtx_;
+  cluster_view view_;
+};
+
+} // namespace tt::nodes

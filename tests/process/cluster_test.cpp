@@ -1,0 +1,225 @@
+// A real cluster on loopback: a throwaway etcd 3.4 and three tt-node
+// processes. Tickets listed through every edge are served by every edge;
+// kill -9 of one node makes only its shards answer 503 (fast, with
+// Retry-After) once its lease expires; a restart serves everything it
+// acknowledged again; tt-admin lists the nodes and refuses a wrong secret.
+// Skips with a message when /usr/bin/etcd is absent.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <map>
+#include <set>
+
+#include "messages/entity.hpp"
+#include "support.hpp"
+
+using namespace tt::test;
+
+namespace {
+
+constexpr const char* etcd_bin = "/usr/bin/etcd";
+constexpr const char* secret = "test-admin-secret-0123456789";
+
+/// Runs a command to completion; returns (exit code, stdout+stderr).
+std::pair<int, std::string> run(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p)
+    return {-1, {}};
+  char buf[4096];
+  while (auto n = fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  int rc = pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+bool etcd_healthy(uint16_t port) {
+  http_client c{port, std::chrono::milliseconds(500)};
+  auto r = c.get("/health");
+  return r.status == 200 && r.body.find("true") != std::string::npos;
+}
+
+struct cluster_fixture {
+  temp_dir dir;
+  uint16_t etcd_port = free_port();
+  uint16_t peer_port = free_port();
+  child etcd;
+  std::array<uint16_t, 3> http{free_port(), free_port(), free_port()};
+  std::array<uint16_t, 3> cport{free_port(), free_port(), free_port()};
+  std::vector<std::unique_ptr<node_process>> nodes;
+
+  bool start_etcd() {
+    auto data = (dir.path / "etcd").string();
+    auto client = "http://127.0.0.1:" + std::to_string(etcd_port);
+    auto peer = "http://127.0.0.1:" + std::to_string(peer_port);
+    etcd.start({etcd_bin, "--name", "e1", "--data-dir", data, "--listen-client-urls", client,
+                "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer, "--initial-cluster", "e1=" + peer},
+               (dir.path / "etcd.log").string());
+    for (int i = 0; i < 200; ++i) {
+      if (etcd_healthy(etcd_port))
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::unique_ptr<node_process> make_node(int i) {
+    std::vector<std::string> extra = {
+      "--node-name",   "n" + std::to_string(i + 1),
+      "--cluster-port", std::to_string(cport[i]),
+      "--etcd",        "http://127.0.0.1:" + std::to_string(etcd_port),
+      "--cluster-size", "3",
+      "--lease-ttl-s", "2",
+      "--argon2-mem-mib", "8",
+      "--argon2-ops", "1",
+      "--no-rate-limits"};
+    return std::make_unique<node_process>((dir.path / ("n" + std::to_string(i + 1))).string(),
+                                          http[i], extra);
+  }
+
+  std::string admin(int i, const std::string& command, const std::string& with_secret = secret) {
+    auto cmd = std::string{"TT_ADMIN_SECRET='"} + with_secret + "' " + TT_ADMIN_BIN
+               + " --node 127.0.0.1:" + std::to_string(cport[i]) + " --json -c '" + command + "'";
+    return run(cmd).second;
+  }
+};
+
+/// Owner node name per shard, from tt-admin shards.
+std::map<uint32_t, std::string> owners(cluster_fixture& f, int via) {
+  std::map<uint32_t, std::string> out;
+  auto text = f.admin(via, "shards");
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object())
+    return out;
+  for (auto& s : v.at("shards").as_array()) {
+    auto& o = s.as_object();
+    if (o.at("state").as_string() != "down")
+      out[static_cast<uint32_t>(o.at("shard").as_int64())] = std::string(o.at("owner").as_string());
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
+  if (!std::filesystem::exists(etcd_bin)) {
+    MESSAGE("skipped: " << etcd_bin << " not installed (apt install etcd-server)");
+    return;
+  }
+  setenv("TT_ADMIN_SECRET", secret, 1);
+  cluster_fixture f;
+  REQUIRE(f.start_etcd());
+  for (int i = 0; i < 3; ++i) {
+    f.nodes.push_back(f.make_node(i));
+    f.nodes.back()->start();
+  }
+  for (auto& n : f.nodes)
+    REQUIRE(n->wait_healthy(std::chrono::seconds(30)));
+  // Every shard gets an owner once all three joined.
+  std::map<uint32_t, std::string> own;
+  for (int i = 0; i < 100 && own.size() < tt::shard_count; ++i) {
+    own = owners(f, 0);
+    if (own.size() < tt::shard_count)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(own.size() == tt::shard_count);
+  std::set<std::string> names;
+  for (auto& [s, n] : own)
+    names.insert(n);
+  CHECK(names.size() == 3);
+
+  SUBCASE("tt-admin") {
+    auto text = f.admin(1, "nodes");
+    auto v = boost::json::parse(text);
+    CHECK(v.at("nodes").as_array().size() == 3);
+    for (auto& n : v.at("nodes").as_array())
+      CHECK(n.at("status") == "up");
+    auto [rc, out] = run(std::string{"TT_ADMIN_SECRET=wrong-secret-wrong-secret "} + TT_ADMIN_BIN
+                         + " --node 127.0.0.1:" + std::to_string(f.cport[0]) + " -c nodes");
+    CHECK(rc != 0);
+    CHECK(out.find("forbidden") != std::string::npos);
+    auto cfg = f.admin(2, "config");
+    CHECK(cfg.find("test-admin-secret") == std::string::npos);
+    CHECK(cfg.find("redacted") != std::string::npos);
+  }
+
+  // One account, registered through node 1 (its email index and account
+  // live wherever their shards are), logs in through every edge.
+  std::vector<std::unique_ptr<http_client>> owned_edges;
+  auto connect_edges = [&] {
+    owned_edges.clear();
+    for (int i = 0; i < 3; ++i)
+      owned_edges.push_back(std::make_unique<http_client>(f.http[i]));
+  };
+  connect_edges();
+  auto edges = [&](int i) -> http_client& { return *owned_edges[static_cast<size_t>(i)]; };
+  auto token = login(edges(0), "cluster@example.com");
+  REQUIRE(!token.empty());
+  for (int i = 1; i < 3; ++i)
+    CHECK(edges(i).get("/api/v1/me", {bearer(token)}).status == 200);
+
+  // 60 listings through the three edges; each served by every edge.
+  struct listed {
+    std::string id;
+    std::string owner;
+  };
+  std::vector<listed> tickets;
+  for (int k = 0; k < 60; ++k) {
+    auto r = edges(k % 3).post("/api/v1/tickets", listing_body("cl", k), {bearer(token)});
+    REQUIRE(r.status == 201);
+    auto id = std::string(r.json().at("id").as_string());
+    tickets.push_back({id, own.at(tt::shard_of(id))});
+  }
+  for (auto& t : tickets)
+    for (int i = 0; i < 3; ++i)
+      CHECK(edges(i).get("/api/v1/tickets/" + t.id).status == 200);
+
+  // kill -9 n3: within its lease TTL (2 s) plus a poll, its shards answer
+  // 503 fast; everything else keeps serving.
+  f.nodes[2]->kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  int down = 0, up = 0;
+  for (auto& t : tickets) {
+    for (int i = 0; i < 2; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = edges(i).get("/api/v1/tickets/" + t.id);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0)
+                  .count();
+      if (t.owner == "n3") {
+        CHECK(r.status == 503);
+        CHECK(!r.header("Retry-After").empty());
+        CHECK(ms < 1000);
+        ++down;
+      } else {
+        CHECK(r.status == 200);
+        ++up;
+      }
+    }
+  }
+  CHECK(down > 0);
+  CHECK(up > 0);
+  auto nodes_now = boost::json::parse(f.admin(0, "nodes"));
+  for (auto& n : nodes_now.at("nodes").as_array())
+    CHECK(n.at("status") == (n.at("name") == "n3" ? "down" : "up"));
+
+  // Restart n3: everything it acknowledged is served again, through every edge.
+  f.nodes[2] = f.make_node(2);
+  f.nodes[2]->start();
+  REQUIRE(f.nodes[2]->wait_healthy(std::chrono::seconds(30)));
+  for (int i = 0; i < 100; ++i) {
+    if (owners(f, 0).size() == tt::shard_count)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  connect_edges();
+  for (auto& t : tickets)
+    for (int i = 0; i < 3; ++i) {
+      auto r = edges(i).get("/api/v1/tickets/" + t.id);
+      CHECK(r.status == 200);
+    }
+  for (auto& n : f.nodes)
+    n->kill(SIGTERM);
+}

@@ -1,0 +1,76 @@
+// Shard ownership rules of the cluster (nodes/cluster_member.hpp): homes by
+// rendezvous hashing, and what a node does about each shard.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "messages/entity.hpp"
+#include "nodes/cluster_member.hpp"
+#include "nodes/etcd_client.hpp"
+
+using namespace tt::nodes;
+
+TEST_CASE("rendezvous homes: deterministic, balanced, minimal movement") {
+  std::vector<std::string> three{"n1", "n2", "n3"};
+  std::vector<std::string> shuffled{"n3", "n1", "n2"};
+  std::map<std::string, int> count;
+  for (uint32_t s = 0; s < tt::shard_count; ++s) {
+    auto h = rendezvous_home(s, three);
+    CHECK(h == rendezvous_home(s, shuffled));  // order of the member list is irrelevant
+    ++count[h];
+  }
+  REQUIRE(count.size() == 3);
+  for (auto& [n, c] : count) {
+    CAPTURE(n);
+    CHECK(c > 50);  // 256 / 3 = 85 expected; no node starves
+    CHECK(c < 125);
+  }
+  // A fourth member takes shards only for itself: no shard moves between the
+  // old three (homes are written once anyway; this is why the rule is stable).
+  std::vector<std::string> four{"n1", "n2", "n3", "n4"};
+  for (uint32_t s = 0; s < tt::shard_count; ++s) {
+    auto before = rendezvous_home(s, three);
+    auto after = rendezvous_home(s, four);
+    CHECK((after == before || after == "n4"));
+  }
+  CHECK(rendezvous_home(7, {}).empty());
+}
+
+TEST_CASE("decide_shard: only the home claims, only with a live lease; never two owners") {
+  // Unowned: the home claims while its lease lives; nobody else does.
+  CHECK(decide_shard("n1", "id1", "n1", "", false, true).action == shard_decision::claim);
+  CHECK(decide_shard("n1", "id1", "n1", "", false, false).action == shard_decision::down);
+  CHECK(decide_shard("n2", "id2", "n1", "", false, true).action == shard_decision::down);
+  // No home yet (cluster still forming): down everywhere.
+  CHECK(decide_shard("n1", "id1", "", "", false, true).action == shard_decision::down);
+  // Owned by this process: serve while the lease lives.
+  CHECK(decide_shard("n1", "id1", "n1", "id1", true, true).action == shard_decision::serve);
+  CHECK(decide_shard("n1", "id1", "n1", "id1", true, false).action == shard_decision::down);
+  // Owned by an earlier incarnation of this node (same name, other node id):
+  // wait until its lease expires and the key vanishes; never serve beside it.
+  CHECK(decide_shard("n1", "id1-new", "n1", "id1-old", false, true).action
+        == shard_decision::down);
+  // Owned by a live peer: route there; by a dead one: down (503), no takeover.
+  CHECK(decide_shard("n2", "id2", "n1", "id1", true, true).action == shard_decision::route_remote);
+  CHECK(decide_shard("n2", "id2", "n1", "id1", false, true).action == shard_decision::down);
+}
+
+TEST_CASE("etcd endpoints parse or fail clearly") {
+  std::vector<std::string> eps;
+  std::string err;
+  CHECK(etcd_client::parse_endpoints("http://127.0.0.1:2379,http://h2:2380", &eps, &err));
+  CHECK(eps.size() == 2);
+  CHECK_FALSE(etcd_client::parse_endpoints("https://x:1", &eps, &err));
+  CHECK(err.find("https://x:1") != std::string::npos);
+  CHECK_FALSE(etcd_client::parse_endpoints("http://nohost", &eps, &err));
+  CHECK_FALSE(etcd_client::parse_endpoints("", &eps, &err));
+}
+
+TEST_CASE("etcd client: an unreachable endpoint is an error, not a hang") {
+  etcd_client c{{"http://127.0.0.1:1"}, std::chrono::milliseconds(300)};
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(c.lease_grant(3).has_value());
+  CHECK_FALSE(c.last_error().empty());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
