@@ -163,6 +163,21 @@ public:
     return out;
   }
 
+  /// Asks every active entity of `shard` to passivate now; returns how many.
+  static uint32_t passivate_shard(pointer self, uint32_t shard) {
+    if (shard >= shard_count)
+      return 0;
+    uint32_t n = 0;
+    for (auto& [id, e] : self->state.shards[shard]) {
+      if (!e.passivating) {
+        e.passivating = true;
+        self->send(e.handle, atoms::passivate_atom_v);
+        ++n;
+      }
+    }
+    return n;
+  }
+
   /// Asks one active entity to passivate now; false if it is not active.
   static bool passivate_one(pointer self, const std::string& id) {
     auto& shard = self->state.shards[shard_of(id)];

@@ -100,6 +100,7 @@ ticket_region_actor::behavior_type ticket_region_impl(ticket_region::pointer sel
     [self](atoms::stats_atom) { return ticket_region::stats(self); },
     [self](atoms::sweep_atom) { ticket_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return ticket_region::passivate_one(self, id); },
+    [self](atoms::passivate_atom, uint32_t shard) { return ticket_region::passivate_shard(self, shard); },
   };
 }
 
@@ -117,6 +118,7 @@ account_region_actor::behavior_type account_region_impl(account_region::pointer 
     [self](atoms::stats_atom) { return account_region::stats(self); },
     [self](atoms::sweep_atom) { account_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return account_region::passivate_one(self, id); },
+    [self](atoms::passivate_atom, uint32_t shard) { return account_region::passivate_shard(self, shard); },
   };
 }
 
@@ -130,6 +132,7 @@ email_index_region_actor::behavior_type email_region_impl(email_region::pointer 
     [self](atoms::stats_atom) { return email_region::stats(self); },
     [self](atoms::sweep_atom) { email_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return email_region::passivate_one(self, id); },
+    [self](atoms::passivate_atom, uint32_t shard) { return email_region::passivate_shard(self, shard); },
   };
 }
 
@@ -143,6 +146,7 @@ wallet_region_actor::behavior_type wallet_region_impl(wallet_region::pointer sel
     [self](atoms::stats_atom) { return wallet_region::stats(self); },
     [self](atoms::sweep_atom) { wallet_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return wallet_region::passivate_one(self, id); },
+    [self](atoms::passivate_atom, uint32_t shard) { return wallet_region::passivate_shard(self, shard); },
   };
 }
 
@@ -156,6 +160,7 @@ trade_region_actor::behavior_type trade_region_impl(trade_region::pointer self, 
     [self](atoms::stats_atom) { return trade_region::stats(self); },
     [self](atoms::sweep_atom) { trade_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return trade_region::passivate_one(self, id); },
+    [self](atoms::passivate_atom, uint32_t shard) { return trade_region::passivate_shard(self, shard); },
   };
 }
 

@@ -49,4 +49,33 @@ typename Inspector::result_type inspect(Inspector& f, admin_reply& x) {
   return f(caf::meta::type_name("tt.admin_reply"), x.json);
 }
 
+/// Shard hand-off: one chunk of a shard's entries from its old owner to the
+/// new one (the new node's journal writes it). `done` marks the last chunk;
+/// its ack carries what the old owner needs for the etcd transaction.
+struct shard_import {
+  uint32_t version = cluster_wire_version;
+  std::string secret;
+  uint32_t shard = 0;
+  std::string from_node;
+  std::vector<std::string> triples;  // (cf code, key, value) flattened
+  bool done = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_import& x) {
+  return f(caf::meta::type_name("tt.shard_import"), x.version, x.secret, x.shard, x.from_node,
+           x.triples, x.done);
+}
+
+struct shard_import_ack {
+  std::string node_id;
+  int64_t lease = 0;     // the receiving node's etcd lease (for the owner key)
+  uint64_t written = 0;  // entries written by this chunk
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_import_ack& x) {
+  return f(caf::meta::type_name("tt.shard_import_ack"), x.node_id, x.lease, x.written);
+}
+
 } // namespace tt

@@ -31,6 +31,7 @@ typename Inspector::result_type inspect(Inspector& f, node_regions& x) {
 /// The gateway of a node: peers fetch its regions; tt-admin runs commands.
 using cluster_gateway_actor
   = caf::typed_actor<caf::replies_to<cluster_hello>::with<node_regions>,
-                     caf::replies_to<admin_command>::with<admin_reply>>;
+                     caf::replies_to<admin_command>::with<admin_reply>,
+                     caf::replies_to<shard_import>::with<shard_import_ack>>;
 
 } // namespace tt

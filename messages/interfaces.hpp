@@ -18,7 +18,9 @@ namespace tt {
 using journal_actor = caf::typed_actor<
   caf::replies_to<append_events>::with<append_ack>,
   caf::replies_to<atoms::stats_atom>::with<journal_stats>,
-  caf::reacts_to<atoms::flush_atom>>;
+  caf::reacts_to<atoms::flush_atom>,
+  caf::replies_to<import_entries>::with<uint64_t>,
+  caf::replies_to<drop_shard>::with<uint64_t>>;
 
 /// Commands every ticket-addressed actor understands (entity and region).
 using ticket_commands = caf::typed_actor<
@@ -36,11 +38,14 @@ using ticket_actor
 /// The node-local region for tickets (actors/shard_region.hpp): routes by
 /// ticket id -> shard -> entity actor, starting entities on first message.
 /// Every region also answers `(passivate_atom, id)`: passivate that entity
-/// now if it is active (true) or not (false); used by tt-admin.
+/// now if it is active (true) or not (false); used by tt-admin. And
+/// `(passivate_atom, shard)`: passivate every active entity of that shard
+/// (shard hand-off); replies how many.
 using ticket_region_actor
   = ticket_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                             caf::reacts_to<atoms::sweep_atom>,
-                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>,
+                            caf::replies_to<atoms::passivate_atom, uint32_t>::with<uint32_t>>;
 
 /// Commands of the account entity (actors/account_entity.hpp).
 using account_commands = caf::typed_actor<
@@ -56,7 +61,8 @@ using account_actor = account_commands::extend<caf::reacts_to<atoms::passivate_a
 using account_region_actor
   = account_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                              caf::reacts_to<atoms::sweep_atom>,
-                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>,
+                            caf::replies_to<atoms::passivate_atom, uint32_t>::with<uint32_t>>;
 
 /// The email index entity: one per normalised email, makes emails unique.
 using email_index_commands = caf::typed_actor<
@@ -68,7 +74,8 @@ using email_index_actor = email_index_commands::extend<caf::reacts_to<atoms::pas
 using email_index_region_actor
   = email_index_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                                  caf::reacts_to<atoms::sweep_atom>,
-                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>,
+                            caf::replies_to<atoms::passivate_atom, uint32_t>::with<uint32_t>>;
 
 /// Commands of the wallet entity (actors/wallet_entity.hpp): one per
 /// account, the account's ledger.
@@ -80,7 +87,8 @@ using wallet_actor = wallet_commands::extend<caf::reacts_to<atoms::passivate_ato
 using wallet_region_actor
   = wallet_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                             caf::reacts_to<atoms::sweep_atom>,
-                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>,
+                            caf::replies_to<atoms::passivate_atom, uint32_t>::with<uint32_t>>;
 
 /// Commands of the trade entity (actors/trade_entity.hpp), which runs the
 /// settlement saga of one trade.
@@ -92,7 +100,8 @@ using trade_actor = trade_commands::extend<caf::reacts_to<atoms::passivate_atom>
 using trade_region_actor
   = trade_commands::extend<caf::replies_to<atoms::stats_atom>::with<region_stats>,
                            caf::reacts_to<atoms::sweep_atom>,
-                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>>;
+                            caf::replies_to<atoms::passivate_atom, std::string>::with<bool>,
+                            caf::replies_to<atoms::passivate_atom, uint32_t>::with<uint32_t>>;
 
 /// A payment provider with PaymentIntent semantics (authorize with manual
 /// capture, capture, cancel; the intent id is the idempotency key of every

@@ -51,6 +51,30 @@ typename Inspector::result_type inspect(Inspector& f, append_ack& x) {
   return f(caf::meta::type_name("tt.append_ack"), x.last_seq, x.first_offset);
 }
 
+/// Shard hand-off (receiving node): raw entries of another node's shard
+/// (flattened (cf code, key, value) triples from event_store::export_shard),
+/// written by the journal in one synced batch. Replies the number of entries.
+struct import_entries {
+  uint32_t shard = 0;
+  std::vector<std::string> triples;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, import_entries& x) {
+  return f(caf::meta::type_name("tt.import_entries"), x.shard, x.triples);
+}
+
+/// Shard hand-off (old owner, after the move committed): delete the shard's
+/// events, snapshots and timers. Replies the number of entries deleted.
+struct drop_shard {
+  uint32_t shard = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drop_shard& x) {
+  return f(caf::meta::type_name("tt.drop_shard"), x.shard);
+}
+
 struct journal_stats {
   uint64_t next_offset = 0;
   uint64_t batches = 0;

@@ -33,8 +33,12 @@ bool secret_equal(const std::string& a, const std::string& b) {
 namespace {
 
 constexpr const char* help_text
-  = "nodes | shards | entity show KIND ID | entity events KIND ID [--from SEQ] | "
-    "snapshot KIND ID | passivate KIND ID | timers [--due] | stats | config | help";
+  = "nodes | shards | shard move SHARD NODE | entity show KIND ID | "
+    "entity events KIND ID [--from SEQ] | snapshot KIND ID | passivate KIND ID | "
+    "timers [--due] | stats | config | help";
+
+/// Entries per shard_import chunk are capped by bytes (keys + values).
+constexpr size_t import_chunk_bytes = 512 * 1024;
 
 int64_t wall_ms() {
   using namespace std::chrono;
@@ -321,6 +325,140 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
   return rp;
 }
 
+/// `shard move SHARD NODE` on the shard's current owner (see
+/// docs/ARCHITECTURE.md "Shard hand-off"): stop serving (fence), wait for the
+/// appends already queued (journal barrier), passivate the shard's entities,
+/// stream its entries to NODE's journal, then move ownership with one etcd
+/// transaction (new epoch) and drop the local copy. Any failure before the
+/// transaction leaves this node the owner with all its data.
+caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const std::string& to) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return make_error(errc::invalid_argument, "shard move needs cluster mode (--etcd)", "mode");
+  auto cluster = d.cluster;
+  if (to == d.node_name)
+    return make_error(errc::invalid_argument, "shard " + std::to_string(shard)
+                                                + " cannot move to the node it is on", "node");
+  auto view = cluster->view();
+  bool live = false;
+  for (auto& n : view.nodes)
+    live = live || (n.name == to && n.live);
+  auto gw = cluster->peer_gateway(to);
+  if (!live || !gw)
+    return make_error(errc::invalid_argument, "node '" + to + "' is not a live, connected peer",
+                      "node");
+  auto epoch = cluster->begin_move(shard);
+  if (epoch == 0) {
+    auto owner = shard < view.shards.size() ? view.shards[shard].owner : std::string{};
+    return make_error(errc::invalid_argument,
+                      "shard " + std::to_string(shard) + " is not served by this node (owner: '"
+                        + owner + "'); run the move there",
+                      "shard");
+  }
+  auto rp = self->make_response_promise<admin_reply>();
+  auto abort = [cluster, shard, rp](const std::string& why) mutable {
+    cluster->end_move(shard);
+    log::warn("shard_move_aborted", {{"shard", shard}, {"reason", why}});
+    rp.deliver(make_error(errc::unavailable, "shard move aborted: " + why + "; "
+                                               "this node still owns the shard with all its data"));
+  };
+  // 1. Barrier: every append queued before the fence closed is written.
+  self->request(d.journal, std::chrono::seconds(30), atoms::stats_atom_v)
+    .then(
+      [self, cluster, shard, to, epoch, gw = *gw, rp, abort](journal_stats&) mutable {
+        auto& d = self->state.deps;
+        // 2. Passivate the shard's entities (their state is on disk).
+        auto ignore = [](uint32_t) {};
+        auto ignore_err = [](caf::error&) {};
+        auto t = std::chrono::seconds(5);
+        self->request(d.regions.tickets, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        self->request(d.regions.accounts, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        self->request(d.regions.emails, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        self->request(d.regions.wallets, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        self->request(d.regions.trades, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        // 3. Export (this actor runs detached: a blocking scan is fine here).
+        auto chunks = std::make_shared<std::vector<std::vector<std::string>>>(1);
+        size_t bytes = 0, entries = 0;
+        bool ok = d.store->export_shard(shard, [&](uint8_t cf, std::string_view k,
+                                                   std::string_view v) {
+          if (bytes > import_chunk_bytes) {
+            chunks->emplace_back();
+            bytes = 0;
+          }
+          auto& c = chunks->back();
+          c.emplace_back(1, static_cast<char>(cf));
+          c.emplace_back(k);
+          c.emplace_back(v);
+          bytes += k.size() + v.size() + 1;
+          ++entries;
+          return true;
+        });
+        if (!ok)
+          return abort("reading the shard's entries failed");
+        // 4. Stream the chunks, one at a time, then commit in etcd.
+        auto send = std::make_shared<std::function<void(size_t)>>();
+        *send = [self, cluster, shard, to, epoch, gw, rp, abort, chunks, entries,
+                 send](size_t i) mutable {
+          shard_import msg;
+          msg.secret = self->state.deps.secret;
+          msg.shard = shard;
+          msg.from_node = self->state.deps.node_name;
+          msg.triples = std::move((*chunks)[i]);
+          msg.done = i + 1 == chunks->size();
+          self->request(gw, std::chrono::seconds(60), std::move(msg))
+            .then(
+              [self, cluster, shard, to, epoch, rp, abort, chunks, entries, send,
+               i](shard_import_ack& ack) mutable {
+                if (i + 1 < chunks->size())
+                  return (*send)(i + 1);
+                std::string err;
+                if (!cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err))
+                  return abort(err);
+                cluster->end_move(shard);
+                // 5. The new owner serves it now; drop our copy.
+                self->request(self->state.deps.journal, std::chrono::seconds(60), drop_shard{shard})
+                  .then([](uint64_t) {}, [](caf::error&) {});
+                *send = nullptr;  // break the self-reference
+                rp.deliver(admin_reply{json::serialize(
+                  json::object{{"shard", shard},
+                               {"from", self->state.deps.node_name},
+                               {"to", to},
+                               {"entries", entries},
+                               {"old_epoch", epoch}})});
+              },
+              [abort, send](caf::error& err) mutable {
+                *send = nullptr;
+                abort("the new owner refused the entries: " + describe(err).message);
+              });
+        };
+        (*send)(0);
+      },
+      [abort](caf::error& err) mutable { abort("journal barrier: " + describe(err).message); });
+  return rp;
+}
+
+/// The receiving side of a hand-off: write the entries through our journal.
+caf::result<shard_import_ack> shard_import_cmd(gateway_pointer self, shard_import& x) {
+  auto& d = self->state.deps;
+  if (!d.cluster)
+    return make_error(errc::invalid_argument, "not in cluster mode");
+  if (x.shard >= shard_count)
+    return make_error(errc::invalid_argument, "no such shard", "shard");
+  auto view = d.cluster->view();
+  if (view.shards[x.shard].owner == d.node_name && view.shards[x.shard].state == 1)
+    return make_error(errc::invalid_state, "this node already serves shard "
+                                             + std::to_string(x.shard));
+  auto rp = self->make_response_promise<shard_import_ack>();
+  auto node_id = d.node_id;
+  auto lease = d.cluster->lease();
+  self->request(d.journal, std::chrono::seconds(60), import_entries{x.shard, std::move(x.triples)})
+    .then(
+      [rp, node_id, lease](uint64_t n) mutable { rp.deliver(shard_import_ack{node_id, lease, n}); },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  log::info("shard_import", {{"shard", x.shard}, {"from", x.from_node}, {"done", x.done}});
+  return rp;
+}
+
 caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string>& a) {
   auto bad = [](std::string msg) {
     return make_error(errc::invalid_argument, std::move(msg) + "; commands: " + help_text,
@@ -342,6 +480,18 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
   }
   if (verb == "timers")
     return timers_cmd(self, a.size() > 1 && a[1] == "--due");
+  if (verb == "shard") {
+    if (a.size() != 4 || a[1] != "move")
+      return bad("usage: shard move SHARD NODE");
+    uint32_t shard = shard_count;
+    try {
+      shard = static_cast<uint32_t>(std::stoul(a[2]));
+    } catch (...) {
+    }
+    if (shard >= shard_count)
+      return bad("SHARD must be 0.." + std::to_string(shard_count - 1));
+    return shard_move(self, shard, a[3]);
+  }
   bool is_entity = verb == "entity";
   size_t base = is_entity ? 2 : 1;
   if (is_entity && (a.size() < 2 || (a[1] != "show" && a[1] != "events")))
@@ -392,13 +542,21 @@ cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_
       log::info("admin_command", {{"verb", c.args.empty() ? "" : c.args[0]}});
       return run(self, c.args);
     },
+    [self](shard_import& x) -> caf::result<shard_import_ack> {
+      if (x.version != cluster_wire_version || !secret_equal(x.secret, self->state.deps.secret)) {
+        log::warn("shard_import_refused", {{"from", x.from_node}});
+        return make_error(errc::forbidden, "bad cluster secret or wire version");
+      }
+      return shard_import_cmd(self, x);
+    },
   };
 }
 
 } // namespace
 
 cluster_gateway_actor spawn_gateway(caf::actor_system& sys, gateway_deps deps) {
-  return sys.spawn(gateway_impl, std::move(deps));
+  // Detached: a shard move scans the store and calls etcd synchronously.
+  return sys.spawn<caf::detached>(gateway_impl, std::move(deps));
 }
 
 } // namespace tt::nodes

@@ -33,7 +33,7 @@ struct gateway_deps {
   std::shared_ptr<const persistence::event_store> store;
   journal_actor journal;
   /// Cluster mode only; null on an embedded node (one node, every shard).
-  std::shared_ptr<const cluster_member> cluster;
+  std::shared_ptr<cluster_member> cluster;
   std::string config_json;  // the effective configuration, secrets redacted
   int64_t started_ms = 0;   // wall clock
 };

@@ -199,6 +199,7 @@ bool cluster_member::join(std::string* error) {
     return false;
   }
   lease_ = *lease;
+  lease_atomic_ = lease_;
   auto sent = steady_ms();
   json::object info{{"name", cfg_.node_name},
                     {"node_id", node_id_},
@@ -293,6 +294,10 @@ std::shared_ptr<const node_regions> cluster_member::peer(const cluster_node_info
         log::warn("cluster_peer_refused", {{"peer", n.name}, {"reason", describe(err).message}});
       });
   if (out) {
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      gateways_[n.name] = *gw;
+    }
     peers_[n.node_id] = out;
     peer_retry_ms_.erase(n.node_id);
     log::info("cluster_peer_connected", {{"peer", n.name}, {"node_id", n.node_id}});
@@ -398,10 +403,11 @@ void cluster_member::round() {
     auto o = parse_object(kv.value);
     if (idx < shard_count && o)
       owner[idx] = owner_t{str(*o, "node"), str(*o, "node_id"),
-                           static_cast<uint64_t>(kv.create_revision)};
+                           static_cast<uint64_t>(kv.mod_revision)};
   }
   // 4. Decide every shard; claim ours.
   bool lease_alive = fence_->lease_alive();
+  std::array<uint64_t, shard_count> want_epoch{};
   auto table = std::make_shared<actors::route_table>();
   auto old = routes_->current();
   std::vector<cluster_shard_info> shards(shard_count);
@@ -430,12 +436,11 @@ void cluster_member::round() {
     }
     switch (d.action) {
       case shard_decision::serve:
-        fence_->set_epoch(s, o.epoch);
+        want_epoch[s] = o.epoch;
         r.state = shard_route::local;
         r.epoch = o.epoch;
         break;
       case shard_decision::route_remote: {
-        fence_->set_epoch(s, 0);
         auto p = peer(*owner_node);
         if (p) {
           r.state = shard_route::remote;
@@ -445,7 +450,6 @@ void cluster_member::round() {
         break;
       }
       default:
-        fence_->set_epoch(s, 0);
         break;
     }
     shards[s].home = home[s];
@@ -462,8 +466,18 @@ void cluster_member::round() {
       still = still || n.node_id == it->first;
     it = still ? std::next(it) : peers_.erase(it);
   }
-  routes_->publish(std::move(table));
+  // Apply under the lock begin_move takes, so a shard being handed off is
+  // never re-opened by a round that decided before the move began.
   std::lock_guard<std::mutex> g{mtx_};
+  for (uint32_t s = 0; s < shard_count; ++s) {
+    if (moving_.count(s)) {
+      want_epoch[s] = 0;
+      (*table)[s] = shard_route{};
+      shards[s].state = shard_route::down;
+    }
+    fence_->set_epoch(s, want_epoch[s]);
+  }
+  routes_->publish(std::move(table));
   view_.lease_alive = lease_alive;
   view_.nodes.clear();
   for (auto& [name, n] : all) {
@@ -474,6 +488,63 @@ void cluster_member::round() {
   view_.shards = std::move(shards);
   ++view_.loops;
   view_.last_error = err;
+}
+
+uint64_t cluster_member::begin_move(uint32_t shard) {
+  if (shard >= shard_count)
+    return 0;
+  std::lock_guard<std::mutex> g{mtx_};
+  if (moving_.count(shard))
+    return 0;
+  auto epoch = fence_->epoch(shard);
+  if (epoch == 0 || !fence_->lease_alive())
+    return 0;
+  moving_.insert(shard);
+  fence_->set_epoch(shard, 0);  // the journal refuses appends for it from now on
+  auto table = std::make_shared<actors::route_table>(*routes_->current());
+  (*table)[shard] = shard_route{};  // down: commands answer 503 during the move
+  routes_->publish(std::move(table));
+  log::info("shard_move_begin", {{"shard", shard}, {"epoch", epoch}});
+  return epoch;
+}
+
+void cluster_member::end_move(uint32_t shard) {
+  std::lock_guard<std::mutex> g{mtx_};
+  moving_.erase(shard);
+}
+
+bool cluster_member::commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
+                                 const std::string& to_node_id, int64_t to_lease,
+                                 std::string* error) {
+  etcd_client etcd{cfg_.etcd};  // this thread's own connection
+  auto owner_key = cfg_.prefix + "owners/" + shard_key(shard);
+  etcd_compare c;
+  c.target = etcd_compare::mod_revision;
+  c.key = owner_key;
+  c.revision = static_cast<int64_t>(epoch);
+  auto value = json::serialize(json::object{{"node", to}, {"node_id", to_node_id}});
+  auto r = etcd.txn({c},
+                    {etcd_op{etcd_op::put, owner_key, value, to_lease},
+                     etcd_op{etcd_op::put, cfg_.prefix + "homes/" + shard_key(shard), to, 0}},
+                    {});
+  if (!r) {
+    *error = "etcd: " + etcd.last_error();
+    return false;
+  }
+  if (!r->succeeded) {
+    *error = "the owner key of shard " + std::to_string(shard) + " changed (epoch " +
+             std::to_string(epoch) + " is stale)";
+    return false;
+  }
+  log::info("shard_move_committed", {{"shard", shard}, {"to", to}, {"epoch", r->revision}});
+  return true;
+}
+
+std::optional<cluster_gateway_actor> cluster_member::peer_gateway(const std::string& name) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (auto it = gateways_.find(name); it != gateways_.end())
+    return it->second;
+  return std::nullopt;
 }
 
 } // namespace tt::nodes

@@ -6,7 +6,7 @@
 //   members/NAME  {"name","node_id","cluster","http"}  not leased: every node that ever joined
 //   homes/SSS     NAME  not leased: the node whose data dir holds shard SSS (written once by CAS)
 //   owners/SSS    {"node","node_id"}  leased by the owner: who serves SSS now; its
-//                 create_revision is the shard's epoch
+//                 mod_revision is the shard's epoch (a claim or a move writes it)
 //   secrets/FILE  the cluster-wide node.key and jwt.keys (first node's win)
 //
 // Rules (pure functions below, unit-tested): homes are assigned by rendezvous
@@ -27,6 +27,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -117,6 +119,27 @@ public:
 
   cluster_view view() const;
   const std::string& node_id() const { return node_id_; }
+  int64_t lease() const { return lease_atomic_.load(); }
+
+  // -- shard hand-off (called by the gateway actor; thread-safe) ---------------
+
+  /// Stops serving `shard` (fence epoch 0, route down) and keeps the loop
+  /// from serving it again until end_move. Returns the epoch it was served
+  /// at, or 0 if this node does not serve it (nothing changes then).
+  uint64_t begin_move(uint32_t shard);
+
+  /// Lets the loop decide about `shard` again (after a commit it is routed
+  /// to the new owner; after an abort it is served here at the old epoch).
+  void end_move(uint32_t shard);
+
+  /// The one etcd transaction of a move: if `owners/SSS` still has
+  /// mod_revision `epoch`, it now names `to` (bound to `to_lease`) and
+  /// `homes/SSS` is `to`. False (and why) otherwise; nothing changed then.
+  bool commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
+                   const std::string& to_node_id, int64_t to_lease, std::string* error);
+
+  /// A live peer's gateway (fetched when the loop connected to it).
+  std::optional<cluster_gateway_actor> peer_gateway(const std::string& name) const;
 
   /// Exchanges the cluster-wide secret files with etcd (see the key list):
   /// an existing value in etcd wins over the local file (which is replaced
@@ -143,6 +166,9 @@ private:
   std::thread thread_;
   std::map<std::string, std::shared_ptr<const node_regions>> peers_;  // by node_id
   std::map<std::string, int64_t> peer_retry_ms_;                      // by node_id
+  std::map<std::string, cluster_gateway_actor> gateways_;  // by node name (mtx_)
+  std::set<uint32_t> moving_;                              // shards mid-hand-off (mtx_)
+  std::atomic<int64_t> lease_atomic_{0};
   mutable std::mutex mtx_;
   cluster_view view_;
 };

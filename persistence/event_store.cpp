@@ -439,4 +439,96 @@ std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max) const
   return out;
 }
 
+namespace {
+
+/// The entity id inside a key of one of the exported column families.
+std::optional<std::string_view> exported_id(uint8_t cf, std::string_view k) {
+  switch (cf) {
+    case cf_events:
+      if (k.size() < 1 + 1 + 8 || k[k.size() - 9] != '\0')
+        return std::nullopt;
+      return k.substr(1, k.size() - 10);
+    case cf_snapshots:
+      if (k.size() < 2)
+        return std::nullopt;
+      return k.substr(1);
+    case cf_timers: {
+      if (k.size() < 8 + 1 + 2)
+        return std::nullopt;
+      auto rest = k.substr(9);
+      auto nul = rest.find('\0');
+      if (nul == std::string_view::npos)
+        return std::nullopt;
+      return rest.substr(0, nul);
+    }
+    case cf_timer_idx: {
+      if (k.size() < 3)
+        return std::nullopt;
+      auto rest = k.substr(1);
+      auto nul = rest.find('\0');
+      if (nul == std::string_view::npos)
+        return std::nullopt;
+      return rest.substr(0, nul);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+constexpr uint8_t exported_cfs[] = {cf_events, cf_snapshots, cf_timers, cf_timer_idx};
+
+} // namespace
+
+bool event_store::export_shard(
+  uint32_t shard,
+  const std::function<bool(uint8_t, std::string_view, std::string_view)>& fn) const {
+  for (auto cf : exported_cfs) {
+    std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(static_cast<cf_id>(cf)))};
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto k = view(it->key());
+      auto id = exported_id(cf, k);
+      if (!id || shard_of(*id) != shard)
+        continue;
+      if (!fn(cf, k, view(it->value())))
+        return false;
+    }
+    if (!it->status().ok())
+      return false;
+  }
+  return true;
+}
+
+errc event_store::import_raw(std::span<const std::string> triples) {
+  if (triples.size() % 3 != 0)
+    return errc::invalid_argument;
+  rocksdb::WriteBatch batch;
+  for (size_t i = 0; i + 2 < triples.size(); i += 3) {
+    if (triples[i].size() != 1)
+      return errc::invalid_argument;
+    auto cf = static_cast<uint8_t>(triples[i][0]);
+    if (!exported_id(cf, triples[i + 1]))
+      return errc::invalid_argument;
+    batch.Put(impl_->cf(static_cast<cf_id>(cf)), slice(triples[i + 1]), slice(triples[i + 2]));
+  }
+  if (!impl_->db->Write(impl_->write_opts, &batch).ok())
+    return errc::storage_failure;
+  impl_->last_seq_cache.clear();
+  return errc::ok;
+}
+
+uint64_t event_store::drop_shard(uint32_t shard) {
+  rocksdb::WriteBatch batch;
+  uint64_t n = 0;
+  export_shard(shard, [&](uint8_t cf, std::string_view k, std::string_view) {
+    batch.Delete(impl_->cf(static_cast<cf_id>(cf)), slice(k));
+    ++n;
+    return true;
+  });
+  if (n > 0 && !impl_->db->Write(impl_->write_opts, &batch).ok())
+    return 0;
+  impl_->last_seq_cache.clear();
+  return n;
+}
+
 } // namespace tt::persistence

@@ -93,6 +93,17 @@ public:
                     batch_info* info = nullptr);
 
   errc put_timer(const due_timer& t);
+
+  /// Shard hand-off, receiving side: writes raw entries exported by a peer's
+  /// `export_shard` (flattened (cf code, key, value) triples) as one synced
+  /// batch, without touching the global log (those events stay in the old
+  /// owner's log history). Clears the last-sequence cache. Refuses unknown
+  /// column-family codes and malformed keys (invalid_argument) writing nothing.
+  errc import_raw(std::span<const std::string> triples);
+
+  /// Shard hand-off, old owner after the move committed: deletes every
+  /// entry `export_shard` visits. Returns the number deleted.
+  uint64_t drop_shard(uint32_t shard);
   errc delete_timer(entity_kind kind, std::string_view entity_id, std::string_view name);
 
   // -- readers (thread-safe) ----------------------------------------------------
@@ -120,6 +131,12 @@ public:
   std::vector<std::pair<std::string, std::string>> scan_index(std::string_view prefix,
                                                               std::string_view after,
                                                               size_t max) const;
+
+  /// Calls `fn(cf code, key, value)` for every event, snapshot and timer
+  /// entry of the entities in `shard` (a full scan; shard hand-off only).
+  /// Returns false if RocksDB reported an error or `fn` stopped early.
+  bool export_shard(uint32_t shard,
+                    const std::function<bool(uint8_t, std::string_view, std::string_view)>& fn) const;
 
   /// Timers due at or before `now_ms`, earliest first, at most `max`.
   std::vector<due_timer> due_timers(int64_t now_ms, size_t max) const;

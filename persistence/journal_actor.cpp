@@ -162,6 +162,19 @@ journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<
         flush(self);
     },
     [self](atoms::stats_atom) -> journal_stats { return self->state.stats; },
+    // Shard hand-off. Both run after every append queued before them (one
+    // mailbox), on the writer thread that owns the store's caches.
+    [self](import_entries& x) -> caf::result<uint64_t> {
+      flush(self);
+      auto rc = self->state.store->import_raw(x.triples);
+      if (rc != errc::ok)
+        return make_error(rc, "importing entries of shard " + std::to_string(x.shard) + " failed");
+      return static_cast<uint64_t>(x.triples.size() / 3);
+    },
+    [self](drop_shard& x) -> uint64_t {
+      flush(self);
+      return self->state.store->drop_shard(x.shard);
+    },
   };
 }
 

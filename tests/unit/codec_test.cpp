@@ -471,6 +471,12 @@ auto members(const region_stats& x) {
 auto members(const cluster_hello& x) { return std::tie(x.version, x.secret, x.from); }
 auto members(const admin_command& x) { return std::tie(x.version, x.secret, x.args); }
 auto members(const admin_reply& x) { return std::tie(x.json); }
+auto members(const import_entries& x) { return std::tie(x.shard, x.triples); }
+auto members(const drop_shard& x) { return std::tie(x.shard); }
+auto members(const shard_import& x) {
+  return std::tie(x.version, x.secret, x.shard, x.from_node, x.triples, x.done);
+}
+auto members(const shard_import_ack& x) { return std::tie(x.node_id, x.lease, x.written); }
 auto members(const account_view& x) {
   return std::tie(x.id, x.email, x.display_name, x.created_at_ms, x.version);
 }
@@ -562,6 +568,11 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
   check_round_trip(sys, "cluster_hello", cluster_hello{2, "secret", "n1"});
   check_round_trip(sys, "admin_command", admin_command{2, "secret", {"entity", "show"}});
   check_round_trip(sys, "admin_reply", admin_reply{"{\"nodes\":[]}"});
+  check_round_trip(sys, "import_entries", import_entries{7, {std::string(1, '\1'), "k", "v"}});
+  check_round_trip(sys, "drop_shard", drop_shard{9});
+  check_round_trip(sys, "shard_import",
+                   shard_import{2, "secret", 5, "n1", {std::string(1, '\3'), "k", "v"}, true});
+  check_round_trip(sys, "shard_import_ack", shard_import_ack{"nid", 77, 3});
   {
     std::vector<std::string> v{"a", "", std::string("\0z", 2)};
     CHECK(caf_round_trip(sys, v) == v);

@@ -352,3 +352,56 @@ TEST_CASE("event store: key helpers order sequence numbers numerically") {
   CHECK(k1.compare(0, 4, entity_prefix(entity_kind::ticket, "id")) == 0);
   CHECK(entity_prefix(entity_kind::ticket, "id") != entity_prefix(entity_kind::account, "id"));
 }
+
+TEST_CASE("event store: a shard's entries export, import elsewhere and drop (shard hand-off)") {
+  unit::temp_dir da, db;
+  auto a = unit::open_store(da.str());
+  auto b = unit::open_store(db.str());
+  // Entities on several shards; pick the shard of the first one.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i)
+    ids.push_back("shard-entity-" + std::to_string(i));
+  for (auto& id : ids) {
+    REQUIRE(append(*a, entity_kind::ticket, id, 0, {"e1-" + id, "e2-" + id}).code == errc::ok);
+    REQUIRE(a->put_timer(due_timer{1000, entity_kind::trade, id, "wake", "p"}) == errc::ok);
+  }
+  auto shard = shard_of(ids[0]);
+  std::vector<std::string> triples;
+  size_t events = 0;
+  REQUIRE(a->export_shard(shard, [&](uint8_t cf, std::string_view k, std::string_view v) {
+    triples.emplace_back(1, static_cast<char>(cf));
+    triples.emplace_back(k);
+    triples.emplace_back(v);
+    events += 1;
+    return true;
+  }));
+  size_t in_shard = 0;
+  for (auto& id : ids)
+    in_shard += shard_of(id) == shard;
+  CHECK(events == in_shard * (2 + 2));  // two events, one timer, one timer index entry each
+  CHECK(b->last_seq(entity_kind::ticket, ids[0]) == 0);
+  REQUIRE(b->import_raw(triples) == errc::ok);
+  for (auto& id : ids) {
+    CAPTURE(id);
+    if (shard_of(id) != shard) {
+      CHECK(b->last_seq(entity_kind::ticket, id) == 0);
+      continue;
+    }
+    CHECK(b->last_seq(entity_kind::ticket, id) == 2);
+    CHECK(replay(*b, entity_kind::ticket, id, 1) == replay(*a, entity_kind::ticket, id, 1));
+    // The imported stream continues with optimistic concurrency intact.
+    CHECK(append(*b, entity_kind::ticket, id, 1, {"stale"}).code == errc::conflict);
+    CHECK(append(*b, entity_kind::ticket, id, 2, {"e3"}).code == errc::ok);
+  }
+  CHECK(b->due_timers(2000, 1000).size() == in_shard);
+  CHECK(b->next_offset() > 1);  // only the appends above, not the import, reached b's log
+  // Malformed input writes nothing.
+  CHECK(b->import_raw(std::vector<std::string>{"x", "y"}) == errc::invalid_argument);
+  CHECK(b->import_raw(std::vector<std::string>{std::string(1, '\x09'), "k", "v"})
+        == errc::invalid_argument);
+  // The old owner drops its copy; other shards are untouched.
+  CHECK(a->drop_shard(shard) == events);
+  for (auto& id : ids)
+    CHECK(a->last_seq(entity_kind::ticket, id) == (shard_of(id) == shard ? 0u : 2u));
+  CHECK(a->due_timers(2000, 1000).size() == ids.size() - in_shard);
+}
