@@ -109,7 +109,8 @@ public:
           self->send_exit(e.handle, msg.reason);
       self->quit(msg.reason);
     });
-    self->delayed_send(self, cfg.sweep_interval, atoms::sweep_atom_v);
+    if (cfg.sweep_interval.count() > 0)
+      self->delayed_send(self, cfg.sweep_interval, atoms::sweep_atom_v);
   }
 
   template <class Reply, class Cmd>
@@ -200,7 +201,8 @@ public:
         }
       }
     }
-    self->delayed_send(self, st.cfg.sweep_interval, atoms::sweep_atom_v);
+    if (st.cfg.sweep_interval.count() > 0)
+      self->delayed_send(self, st.cfg.sweep_interval, atoms::sweep_atom_v);
   }
 
 private:

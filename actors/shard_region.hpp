@@ -16,6 +16,8 @@ namespace tt::actors {
 
 struct region_config {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{2}};
+  /// How often idle entities are looked for; 0: never (deterministic tests
+  /// whose simulated clock would otherwise fire the sweep forever).
   std::chrono::milliseconds sweep_interval{std::chrono::seconds{1}};
 };
 
