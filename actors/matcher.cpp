@@ -1,0 +1,975 @@
+// The trade-match engine: the offer book's index and one matching round.
+// See matcher.hpp for the rules and docs/matching.md for the design.
+#include "actors/matcher.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <utility>
+
+namespace tt::matching {
+
+// -- the rules on the public offer struct -------------------------------------
+
+namespace {
+
+constexpr double earth_radius_km = 6371.0088;
+constexpr double xyz_scale = 32767.0;
+
+using qvec = std::array<int8_t, pref_dims>;
+using qxyz = std::array<int16_t, 3>;
+
+/// The vector scaled to unit length and quantized to int8 (x 127); all zeros
+/// if its norm is 0 or not finite.
+qvec quantize(const pref_vector& v) {
+  double n2 = 0;
+  for (float x : v)
+    n2 += static_cast<double>(x) * static_cast<double>(x);
+  qvec q{};
+  if (!(n2 > 0) || !std::isfinite(n2))
+    return q;
+  double n = std::sqrt(n2);
+  for (size_t i = 0; i < pref_dims; ++i)
+    q[i] = static_cast<int8_t>(std::lround(static_cast<double>(v[i]) / n * 127.0));
+  return q;
+}
+
+/// The point on the unit sphere, each coordinate quantized to int16.
+qxyz to_xyz(const geo_point& p) {
+  constexpr double rad = 3.14159265358979323846 / 180.0;
+  double la = p.lat * rad, lo = p.lon * rad;
+  auto q = [](double c) { return static_cast<int16_t>(std::lround(std::clamp(c, -1.0, 1.0) * xyz_scale)); };
+  return {q(std::cos(la) * std::cos(lo)), q(std::cos(la) * std::sin(lo)), q(std::sin(la))};
+}
+
+/// Cosine of two quantized vectors (exact integer dot products), 0 if either
+/// is zero.
+double qcos(const qvec& a, const qvec& b) {
+  int32_t d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < pref_dims; ++i) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (na == 0 || nb == 0)
+    return 0;
+  return std::clamp(d / std::sqrt(static_cast<double>(na) * static_cast<double>(nb)), -1.0, 1.0);
+}
+
+/// Straight-line (chord) distance between two quantized points, km; within
+/// 0.1 % of the great-circle distance below 1,000 km.
+double chord_km(const qxyz& a, const qxyz& b) {
+  int64_t s = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    int64_t d = int64_t{a[i]} - int64_t{b[i]};
+    s += d * d;
+  }
+  return earth_radius_km * std::sqrt(static_cast<double>(s)) / xyz_scale;
+}
+
+/// The one place the hop score is computed (the public functions and the
+/// book's hot loop both end here, on the same quantized inputs).
+double score_kernel(bool same_venue, bool same_category, bool located_r, bool located_g,
+                    const qxyz& lr, const qxyz& lg, const qvec& prefs_r, const qvec& traits_g,
+                    double radius_km) {
+  double loc = 0;
+  if (same_venue)
+    loc = 400;
+  else if (located_r && located_g && radius_km > 0)
+    loc = 400 * std::max(0.0, 1 - chord_km(lr, lg) / radius_km);
+  double cat = same_category ? 300 : 0;
+  double taste = 150 * (1 + qcos(prefs_r, traits_g));
+  return loc + cat + taste;
+}
+
+int64_t to_score(double x) {
+  return std::clamp<int64_t>(std::llround(x), 0, max_score);
+}
+
+bool list_has(const std::vector<std::string>& xs, const std::string& v) {
+  return xs.empty() || std::find(xs.begin(), xs.end(), v) != xs.end();
+}
+
+/// Credit window of c: every x with credits_within(c, x, pct) lies in
+/// [ceil((100-pct) c / 100), floor(100 c / (100-pct))] and nothing else does.
+std::pair<int64_t, int64_t> credit_window(int64_t c, int64_t pct) {
+  int64_t lo = ((100 - pct) * c + 99) / 100;
+  int64_t hi = (100 * c) / (100 - pct);
+  return {lo, hi};
+}
+
+} // namespace
+
+double hop_score(const offer& r, const offer& g, const match_config& cfg) {
+  qxyz lr{}, lg{};
+  if (r.location)
+    lr = to_xyz(*r.location);
+  if (g.location)
+    lg = to_xyz(*g.location);
+  return score_kernel(r.venue == g.venue, r.category == g.category, r.location.has_value(),
+                      g.location.has_value(), lr, lg, quantize(r.prefs), quantize(g.traits),
+                      cfg.location_radius_km);
+}
+
+int64_t pair_score(const offer& a, const offer& b, const match_config& cfg) {
+  return to_score((hop_score(a, b, cfg) + hop_score(b, a, cfg)) / 2);
+}
+
+bool want_satisfied(const want_spec& w, const offer& t) {
+  return list_has(w.event_ids, t.event_id) && list_has(w.categories, t.category)
+         && list_has(w.venues, t.venue);
+}
+
+bool credits_within(int64_t a, int64_t b, int64_t pct) {
+  int64_t d = a > b ? a - b : b - a;
+  return d * 100 <= pct * std::max(a, b);
+}
+
+int64_t gap_ppm(int64_t a, int64_t b) {
+  int64_t d = a > b ? a - b : b - a;
+  int64_t m = std::max(a, b);
+  return m > 0 ? d * 1'000'000 / m : 0;
+}
+
+bool can_receive(const offer& r, const offer& g, const match_config& cfg) {
+  if (r.owner == g.owner || !want_satisfied(r.want, g)
+      || !credits_within(r.credit_minor, g.credit_minor, cfg.tolerance_pct))
+    return false;
+  int64_t pay = g.credit_minor - r.credit_minor;
+  return pay <= 0 || pay <= r.want.max_cash_minor;
+}
+
+std::vector<int64_t> cycle_net_cash(std::span<const int64_t> credits) {
+  std::vector<int64_t> net(credits.size());
+  for (size_t i = 0; i < credits.size(); ++i)
+    net[i] = credits[(i + 1) % credits.size()] - credits[i];
+  return net;
+}
+
+std::vector<int64_t> net_cash(size_t parties, std::span<const ticket_flow> flows) {
+  std::vector<int64_t> net(parties, 0);
+  for (const auto& f : flows) {
+    if (f.giver < parties)
+      net[f.giver] -= f.credit_minor;
+    if (f.receiver < parties)
+      net[f.receiver] += f.credit_minor;
+  }
+  return net;
+}
+
+// -- the book ----------------------------------------------------------------
+//
+// Layout (see docs/matching.md): per-offer data in slot-indexed flat arrays;
+// two flat indexes of fixed-size entries, each one vector sorted by
+// (group, side, credit, seq):
+//
+//  * the pair index. An offer o with primary want list (kind W, values ws)
+//    gets one entry per ticket kind K (event, venue, category, any) and per
+//    w in ws, for the attribute pair (P, Q) = ((K, o's K-value), (W, w)).
+//    Offers a and b want each other's ticket by their primary lists iff some
+//    entry of a has (P, Q) and some entry of b has (Q, P) — and that pair of
+//    entries is unique. Entries are grouped by the unordered pair {P, Q}
+//    (side 0: P <= Q, side 1: P > Q), so a group holds both mirror lists,
+//    each ordered by credit: the 2-way pass is one sequential sweep. An
+//    entry carries what the sweep needs (owner, cash limit, the quantized
+//    score inputs), so a candidate costs no random memory access unless an
+//    offer has a second want list.
+//  * the cycle index. Per attribute (K, v): the tickets with that value
+//    (side 0) and the offers whose primary want list holds it (side 1): the
+//    edges "A may receive B's ticket" come from one sweep.
+//
+// Adds wait in a pending vector; prepare() sorts them and merges (dropping
+// removed offers), O(entries).
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+constexpr uint32_t no_id = std::numeric_limits<uint32_t>::max();
+constexpr uint32_t cash_saturated = std::numeric_limits<uint32_t>::max();
+
+double ms_since(clk::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+}
+
+struct sv_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using id_map = std::unordered_map<std::string, uint32_t, sv_hash, std::equal_to<>>;
+
+constexpr uint32_t value_bits = 30;
+constexpr uint32_t max_value = (1u << value_bits) - 1;
+
+struct interner {
+  id_map ids;
+  uint32_t intern(const std::string& s) {
+    auto [it, fresh] = ids.try_emplace(s, static_cast<uint32_t>(ids.size()));
+    return it->second;
+  }
+};
+
+enum flag : uint8_t {
+  f_live = 1,
+  f_excluded = 2,
+  f_matched = 4,    // taken in this round
+  f_secondary = 8,  // more than one non-empty want list
+  f_located = 16,
+};
+
+/// Attribute kinds, most selective first: an offer's primary want list is
+/// its first non-empty list in this order (none: "any").
+enum kind : uint32_t { k_event = 0, k_venue = 1, k_category = 2, k_any = 3 };
+constexpr uint32_t kinds = 4;
+
+uint32_t attr(uint32_t k, uint32_t v) {
+  return (k << value_bits) | v;
+}
+
+struct hot_slot {
+  int64_t credit = 0;
+  int64_t max_cash = 0;
+  uint64_t seq = 0;
+  uint32_t owner = 0;
+  std::array<uint32_t, kinds> t{};  // the ticket's value per kind; t[k_any] = 0
+  uint32_t want_off = 0;            // want_pool: [events | categories | venues], sorted
+  uint16_t n_ev = 0, n_cat = 0, n_ven = 0;
+};
+
+constexpr uint64_t side_bit = uint64_t{1} << 63;
+
+/// An entry of the cycle index.
+struct entry {
+  uint64_t group;
+  uint64_t side_credit;  // side << 63 | credit
+  uint64_t seq;
+  uint32_t slot;
+  uint32_t owner;
+  int64_t credit() const { return static_cast<int64_t>(side_credit & ~side_bit); }
+  bool side() const { return (side_credit & side_bit) != 0; }
+};
+
+/// An entry of the pair index: an entry plus what the sweep reads.
+struct pair_entry : entry {
+  uint32_t max_cash;  // saturated at cash_saturated (then hot[] has it)
+  uint32_t event;
+  uint32_t venue;
+  uint16_t category;
+  uint8_t flags;  // f_secondary | f_located
+  qxyz xyz;
+  qvec prefs;
+  qvec traits;
+};
+
+template <class E>
+bool entry_less(const E& a, const E& b) {
+  if (a.group != b.group)
+    return a.group < b.group;
+  if (a.side_credit != b.side_credit)
+    return a.side_credit < b.side_credit;
+  return a.seq < b.seq;
+}
+
+template <class E>
+struct flat_index {
+  std::vector<E> main;
+  std::vector<E> pending;
+  std::vector<E> spare;  // the merge target, kept to avoid re-faulting memory
+  bool removed = false;
+};
+
+struct cand {
+  int64_t dist;  // |credit - c|
+  uint64_t seq;
+  uint32_t pos;  // index in the scanned list
+};
+
+/// A ranked 2-way pair or 3-cycle: key = band, then score (desc), then gap;
+/// then the seqs.
+struct ranked {
+  uint64_t key;
+  std::array<uint64_t, 3> seq;
+  std::array<uint32_t, 3> slot;
+};
+
+bool ranked_less(const ranked& a, const ranked& b) {
+  if (a.key != b.key)
+    return a.key < b.key;
+  return a.seq < b.seq;
+}
+
+struct edge {
+  uint32_t a, b;
+  int64_t dist;
+  uint64_t seq_b;
+};
+
+/// One bit per slot.
+struct bitmap {
+  std::vector<uint64_t> w;
+  void reset(size_t n) { w.assign((n + 63) / 64, 0); }
+  void set(uint32_t i) { w[i >> 6] |= uint64_t{1} << (i & 63); }
+  bool test(uint32_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
+};
+
+} // namespace
+
+struct offer_book::impl {
+  match_config cfg;
+  std::vector<hot_slot> hot;
+  std::vector<uint8_t> fl;
+  std::vector<offer> cold;
+  std::vector<uint32_t> want_pool;
+  size_t want_garbage = 0;
+  std::vector<uint32_t> free_slots, pending_free;
+  id_map by_id;
+  interner owners, events, categories, venues;
+  flat_index<pair_entry> pairs_ix;
+  flat_index<entry> cycles_ix;
+  size_t live = 0;
+  // per-round scratch, kept so steady-state rounds do not allocate
+  std::vector<cand> cands;
+  std::vector<uint32_t> lists;
+  bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
+  std::vector<std::vector<ranked>> by_band;  // 2-way candidates per gap band
+  std::vector<ranked> cycles;
+  size_t found = 0;
+  std::vector<uint32_t> band_off, fill;
+  std::vector<edge> edges, by_src;
+  std::vector<uint32_t> out_off, out_adj, in_off, in_adj;
+
+  explicit impl(match_config c) : cfg(c) {
+    cfg.tolerance_pct = std::clamp<int64_t>(cfg.tolerance_pct, 0, 50);
+    cfg.gap_band_ppm = std::max<int64_t>(cfg.gap_band_ppm, 1);
+    cfg.max_candidates = std::max<size_t>(cfg.max_candidates, 1);
+    cfg.max_scan = std::max<size_t>(cfg.max_scan, 1);
+  }
+
+  struct want_list {
+    uint32_t kind;
+    const uint32_t* p;
+    uint16_t n;
+  };
+
+  want_list primary(const hot_slot& h) const {
+    static const uint32_t zero = 0;
+    const uint32_t* w = want_pool.data() + h.want_off;
+    if (h.n_ev > 0)
+      return {k_event, w, h.n_ev};
+    if (h.n_ven > 0)
+      return {k_venue, w + h.n_ev + h.n_cat, h.n_ven};
+    if (h.n_cat > 0)
+      return {k_category, w + h.n_ev, h.n_cat};
+    return {k_any, &zero, 1};
+  }
+
+  void index_entries(uint32_t s) {
+    const hot_slot& h = hot[s];
+    const offer& o = cold[s];
+    auto pw = primary(h);
+    pair_entry e{};
+    e.seq = h.seq;
+    e.slot = s;
+    e.owner = h.owner;
+    e.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash);
+    e.event = h.t[k_event];
+    e.venue = h.t[k_venue];
+    e.category = static_cast<uint16_t>(h.t[k_category]);
+    e.flags = fl[s] & (f_secondary | f_located);
+    if (o.location)
+      e.xyz = to_xyz(*o.location);
+    e.prefs = quantize(o.prefs);
+    e.traits = quantize(o.traits);
+    auto credit = static_cast<uint64_t>(h.credit);
+    entry c{};
+    c.seq = h.seq;
+    c.slot = s;
+    c.owner = h.owner;
+    for (uint32_t k = 0; k < kinds; ++k) {
+      uint32_t p = attr(k, h.t[k]);
+      for (uint16_t i = 0; i < pw.n; ++i) {
+        uint32_t q = attr(pw.kind, pw.p[i]);
+        e.group = (uint64_t{std::min(p, q)} << 32) | std::max(p, q);
+        e.side_credit = (p > q ? side_bit : 0) | credit;
+        pairs_ix.pending.push_back(e);
+      }
+      c.group = p;
+      c.side_credit = credit;
+      cycles_ix.pending.push_back(c);
+    }
+    for (uint16_t i = 0; i < pw.n; ++i) {
+      c.group = attr(pw.kind, pw.p[i]);
+      c.side_credit = side_bit | credit;
+      cycles_ix.pending.push_back(c);
+    }
+  }
+
+  static bool push_list(std::vector<uint32_t>& pool, interner& in,
+                        const std::vector<std::string>& xs, uint16_t& n) {
+    size_t start = pool.size();
+    for (const auto& x : xs)
+      pool.push_back(in.intern(x));
+    std::sort(pool.begin() + static_cast<ptrdiff_t>(start), pool.end());
+    pool.erase(std::unique(pool.begin() + static_cast<ptrdiff_t>(start), pool.end()), pool.end());
+    n = static_cast<uint16_t>(pool.size() - start);
+    return pool.empty() || pool.back() <= max_value;
+  }
+
+  bool add(offer o) {
+    if (o.credit_minor < 1 || o.credit_minor > max_credit_minor || o.want.max_cash_minor < 0
+        || o.want.event_ids.size() > 10000 || o.want.categories.size() > 10000
+        || o.want.venues.size() > 10000 || by_id.contains(o.id))
+      return false;
+    hot_slot h{};
+    h.credit = o.credit_minor;
+    h.max_cash = o.want.max_cash_minor;
+    h.seq = o.seq;
+    h.owner = owners.intern(o.owner);
+    h.t[k_event] = events.intern(o.event_id);
+    h.t[k_venue] = venues.intern(o.venue);
+    h.t[k_category] = categories.intern(o.category);
+    h.want_off = static_cast<uint32_t>(want_pool.size());
+    bool ok_ = push_list(want_pool, events, o.want.event_ids, h.n_ev)
+               && push_list(want_pool, categories, o.want.categories, h.n_cat)
+               && push_list(want_pool, venues, o.want.venues, h.n_ven)
+               && std::max(h.t[k_event], h.t[k_venue]) <= max_value
+               && h.t[k_category] <= std::numeric_limits<uint16_t>::max();
+    if (!ok_) {  // more distinct values than an index key holds
+      want_pool.resize(h.want_off);
+      return false;
+    }
+    uint32_t s;
+    if (!free_slots.empty()) {
+      s = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      s = static_cast<uint32_t>(hot.size());
+      hot.emplace_back();
+      fl.push_back(0);
+      cold.emplace_back();
+    }
+    hot[s] = h;
+    int lists_n = (h.n_ev > 0) + (h.n_cat > 0) + (h.n_ven > 0);
+    fl[s] = static_cast<uint8_t>(f_live | (lists_n > 1 ? f_secondary : 0)
+                                 | (o.location ? f_located : 0));
+    by_id.emplace(o.id, s);
+    cold[s] = std::move(o);
+    index_entries(s);
+    ++live;
+    return true;
+  }
+
+  bool remove(std::string_view id) {
+    auto it = by_id.find(id);
+    if (it == by_id.end())
+      return false;
+    uint32_t s = it->second;
+    by_id.erase(it);
+    fl[s] = 0;
+    pairs_ix.removed = true;
+    cycles_ix.removed = true;
+    pending_free.push_back(s);
+    --live;
+    return true;
+  }
+
+  template <class E>
+  void merge(flat_index<E>& ix) {
+    if (ix.pending.empty() && !ix.removed)
+      return;
+    auto alive = [&](const E& e) { return (fl[e.slot] & f_live) != 0; };
+    std::erase_if(ix.pending, [&](const E& e) { return !alive(e); });
+    std::sort(ix.pending.begin(), ix.pending.end(), entry_less<E>);
+    std::vector<E>& out = ix.spare;
+    out.clear();
+    out.reserve(ix.main.size() + ix.pending.size());
+    auto i = ix.main.begin(), ie = ix.main.end();
+    auto j = ix.pending.begin(), je = ix.pending.end();
+    while (i != ie) {
+      if (j != je && entry_less(*j, *i)) {
+        out.push_back(*j++);
+      } else {
+        if (alive(*i))
+          out.push_back(*i);
+        ++i;
+      }
+    }
+    out.insert(out.end(), j, je);
+    std::swap(ix.main, ix.spare);
+    ix.pending.clear();
+    ix.removed = false;
+  }
+
+  void prepare() {
+    merge(pairs_ix);
+    merge(cycles_ix);
+    for (uint32_t s : pending_free) {
+      const auto& h = hot[s];
+      want_garbage += h.n_ev + h.n_cat + h.n_ven;
+      hot[s] = hot_slot{};
+      cold[s] = offer{};
+      free_slots.push_back(s);
+    }
+    pending_free.clear();
+    // Descending, so the lowest free slot is reused first.
+    std::sort(free_slots.begin(), free_slots.end(), std::greater<>{});
+    if (want_garbage > 4096 && want_garbage * 2 > want_pool.size())
+      compact_wants();
+  }
+
+  void compact_wants() {
+    std::vector<uint32_t> pool;
+    pool.reserve(want_pool.size() - want_garbage);
+    for (size_t s = 0; s < hot.size(); ++s) {
+      auto& h = hot[s];
+      if (!(fl[s] & f_live))
+        continue;
+      size_t n = h.n_ev + h.n_cat + h.n_ven;
+      auto off = static_cast<uint32_t>(pool.size());
+      pool.insert(pool.end(), want_pool.begin() + h.want_off, want_pool.begin() + h.want_off + n);
+      h.want_off = off;
+    }
+    want_pool = std::move(pool);
+    want_garbage = 0;
+  }
+
+  // -- predicates and scores ---------------------------------------------------
+
+  static bool in_sorted(const uint32_t* p, uint16_t n, uint32_t v) {
+    if (n <= 8) {
+      for (uint16_t i = 0; i < n; ++i)
+        if (p[i] == v)
+          return true;
+      return false;
+    }
+    return std::binary_search(p, p + n, v);
+  }
+
+  /// r's whole want accepts the ticket (event, category, venue).
+  bool wants(uint32_t r, uint32_t event, uint32_t category, uint32_t venue) const {
+    const hot_slot& hr = hot[r];
+    const uint32_t* w = want_pool.data() + hr.want_off;
+    return (hr.n_ev == 0 || in_sorted(w, hr.n_ev, event))
+           && (hr.n_cat == 0 || in_sorted(w + hr.n_ev, hr.n_cat, category))
+           && (hr.n_ven == 0 || in_sorted(w + hr.n_ev + hr.n_cat, hr.n_ven, venue));
+  }
+
+  bool wants(uint32_t r, uint32_t g) const {
+    const hot_slot& hg = hot[g];
+    return wants(r, hg.t[k_event], hg.t[k_category], hg.t[k_venue]);
+  }
+
+  int64_t max_cash(const pair_entry& e) const {
+    return e.max_cash == cash_saturated ? hot[e.slot].max_cash : int64_t{e.max_cash};
+  }
+
+  double hop(const pair_entry& r, const pair_entry& g) const {
+    return score_kernel(r.venue == g.venue, r.category == g.category, r.flags & f_located,
+                        g.flags & f_located, r.xyz, g.xyz, r.prefs, g.traits,
+                        cfg.location_radius_km);
+  }
+
+  /// The same score from the offers (cycles; a handful per round).
+  double hop(uint32_t r, uint32_t g) const { return hop_score(cold[r], cold[g], cfg); }
+
+  uint64_t rank_key(int64_t gap, int64_t score) const {
+    auto band = static_cast<uint64_t>(gap / cfg.gap_band_ppm);
+    return (band << 42) | (static_cast<uint64_t>(max_score - score) << 21)
+           | static_cast<uint64_t>(gap);
+  }
+
+  // -- the nearest-in-credit scan ---------------------------------------------
+
+  /// Collects into `cands` the `keep` valid entries of y[0, ny) nearest to
+  /// credit c within [lo, hi], by (distance, seq): an outward scan from
+  /// `center` (the first entry >= c), nearest first, that stops past the
+  /// keep-th valid entry's distance or after max_scan entries. Returns
+  /// whether it may have left valid entries out.
+  template <class E, class Valid>
+  bool nearest(const E* y, size_t ny, size_t center, int64_t c, int64_t lo, int64_t hi,
+               size_t keep, Valid&& valid, size_t& scanned) {
+    cands.clear();
+    size_t d = center, u = center, budget = cfg.max_scan;
+    int64_t kth = std::numeric_limits<int64_t>::max();
+    bool cut = false;
+    for (;;) {
+      bool has_d = d > 0 && y[d - 1].credit() >= lo;
+      bool has_u = u < ny && y[u].credit() <= hi;
+      if (!has_d && !has_u)
+        break;
+      int64_t dd = has_d ? c - y[d - 1].credit() : std::numeric_limits<int64_t>::max();
+      int64_t du = has_u ? y[u].credit() - c : std::numeric_limits<int64_t>::max();
+      size_t pos;
+      int64_t dist;
+      if (dd <= du) {
+        pos = --d;
+        dist = dd;
+      } else {
+        pos = u++;
+        dist = du;
+      }
+      if (dist > kth || budget == 0) {
+        cut = true;
+        break;
+      }
+      --budget;
+      ++scanned;
+      if (valid(y[pos])) {
+        cands.push_back({dist, y[pos].seq, static_cast<uint32_t>(pos)});
+        if (cands.size() == keep)
+          kth = dist;
+      }
+    }
+    if (cands.size() > keep || cut) {
+      std::sort(cands.begin(), cands.end(), [](const cand& x, const cand& z) {
+        return x.dist != z.dist ? x.dist < z.dist : x.seq < z.seq;
+      });
+      if (cands.size() > keep)
+        cands.resize(keep);
+      return true;
+    }
+    return false;
+  }
+
+  // -- the round --------------------------------------------------------------
+
+  /// 2-way within one pair-index group: each a of x against y (the mirror
+  /// list, or x itself for a self-group), keeping its max_candidates nearest.
+  /// `x_lists` / `y_lists` record each probe's picks (positions) so a pair
+  /// found from both sides is emitted once.
+  void join(const pair_entry* x, size_t nx, const pair_entry* y, size_t ny, bool self,
+            uint32_t* x_lists, const uint32_t* y_lists, round_stats& st) {
+    const size_t k = cfg.max_candidates;
+    size_t center = 0;
+    for (size_t i = 0; i < nx; ++i) {
+      const pair_entry& a = x[i];
+      uint32_t* mine = x_lists + i * k;
+      std::fill(mine, mine + k, no_id);
+      int64_t ca = a.credit();
+      while (center < ny && y[center].credit() < ca)
+        ++center;
+      if (!ok.test(a.slot))
+        continue;
+      auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
+      hi = std::min(hi, ca + max_cash(a));
+      bool a_sec = a.flags & f_secondary;
+      auto valid = [&](const pair_entry& b) {
+        if (b.slot == a.slot || b.owner == a.owner || !ok.test(b.slot))
+          return false;
+        int64_t pay = b.credit() - ca;  // > 0: a pays (window); < 0: b pays
+        if (pay < 0 && -pay > max_cash(b))
+          return false;
+        if (a_sec && !wants(a.slot, b.event, b.category, b.venue))
+          return false;
+        return !(b.flags & f_secondary) || wants(b.slot, a.event, a.category, a.venue);
+      };
+      if (nearest(y, ny, center, ca, lo, hi, k, valid, st.entries_scanned))
+        ++st.truncated_scans;
+      for (size_t c = 0; c < cands.size(); ++c) {
+        uint32_t j = cands[c].pos;
+        mine[c] = j;
+        // Found from b's side already? (b probed before a and picked a.)
+        const uint32_t* theirs = nullptr;
+        if (self ? j < i : y_lists != nullptr)
+          theirs = (self ? x_lists : y_lists) + size_t{j} * k;
+        if (theirs && std::find(theirs, theirs + k, static_cast<uint32_t>(i)) != theirs + k)
+          continue;
+        const pair_entry& b = y[j];
+        int64_t score = to_score((hop(a, b) + hop(b, a)) / 2);
+        bool a_first = a.seq < b.seq;
+        ranked r;
+        r.key = rank_key(gap_ppm(ca, b.credit()), score);
+        r.seq = {a_first ? a.seq : b.seq, a_first ? b.seq : a.seq, 0};
+        r.slot = {a_first ? a.slot : b.slot, a_first ? b.slot : a.slot, no_id};
+        by_band[std::min<size_t>(r.key >> 42, by_band.size() - 1)].push_back(r);
+        ++found;
+      }
+    }
+  }
+
+  template <class E, class F>
+  static void for_groups(const std::vector<E>& v, F&& f) {
+    size_t i = 0, n = v.size();
+    while (i < n) {
+      uint64_t g = v[i].group;
+      size_t s = i;
+      while (s < n && v[s].group == g && !v[s].side())
+        ++s;
+      size_t j = s;
+      while (j < n && v[j].group == g)
+        ++j;
+      f(g, v.data() + i, s - i, v.data() + s, j - s);
+      i = j;
+    }
+  }
+
+  round_result run_round() {
+    auto t0 = clk::now();
+    round_result res;
+    auto& st = res.stats;
+    prepare();
+    st.prepare_ms = ms_since(t0);
+    st.offers = live;
+    const auto n = static_cast<uint32_t>(hot.size());
+    ok.reset(n);
+    for (uint32_t s = 0; s < n; ++s) {
+      fl[s] &= static_cast<uint8_t>(~f_matched);
+      if ((fl[s] & (f_live | f_excluded)) == f_live) {
+        ok.set(s);
+        ++st.eligible;
+      }
+    }
+
+    // 2-way: candidates from both sides of every group, each pair once;
+    // then per gap band, the pairs whose offers are both still free, ranked,
+    // taken greedily.
+    auto t1 = clk::now();
+    const size_t bands = static_cast<size_t>(cfg.tolerance_pct * 10000 / cfg.gap_band_ppm) + 1;
+    by_band.resize(bands);
+    for (auto& v : by_band)
+      v.clear();
+    found = 0;
+    const size_t k = cfg.max_candidates;
+    for_groups(pairs_ix.main, [&](uint64_t g, const pair_entry* x, size_t nx,
+                                  const pair_entry* y, size_t ny) {
+      if ((g >> 32) == (g & 0xffffffffu)) {  // P == Q: one list, matched with itself
+        if (nx < 2)
+          return;
+        lists.resize(nx * k);
+        join(x, nx, x, nx, true, lists.data(), nullptr, st);
+      } else if (nx > 0 && ny > 0) {
+        lists.resize((nx + ny) * k);
+        join(x, nx, y, ny, false, lists.data(), nullptr, st);
+        join(y, ny, x, nx, false, lists.data() + nx * k, lists.data(), st);
+      }
+    });
+    st.candidate_pairs = found;
+    for (auto& band : by_band) {
+      auto first = band.begin();
+      auto last = std::remove_if(first, band.end(), [&](const ranked& r) {
+        return (fl[r.slot[0]] | fl[r.slot[1]]) & f_matched;
+      });
+      std::sort(first, last, ranked_less);
+      for (auto it = first; it != last; ++it) {
+        if ((fl[it->slot[0]] | fl[it->slot[1]]) & f_matched)
+          continue;
+        fl[it->slot[0]] |= f_matched;
+        fl[it->slot[1]] |= f_matched;
+        res.matches.push_back(make_match(*it, 2));
+      }
+    }
+    st.pairs = res.matches.size();
+    st.two_way_ms = ms_since(t1);
+
+    // 3-cycles among the eligible offers left unmatched.
+    auto t2 = clk::now();
+    if (cfg.cycle_out_degree > 0) {
+      ok.reset(n);
+      for (uint32_t s = 0; s < n; ++s)
+        if ((fl[s] & (f_live | f_excluded | f_matched)) == f_live)
+          ok.set(s);
+      find_cycles(res, n);
+    }
+    st.cycles = res.matches.size() - st.pairs;
+    st.cycles_ms = ms_since(t2);
+
+    // Every offer in a proposed trade is excluded until the caller clears it.
+    for (uint32_t s = 0; s < n; ++s)
+      if (fl[s] & f_matched)
+        fl[s] = static_cast<uint8_t>((fl[s] | f_excluded) & ~f_matched);
+    st.total_ms = ms_since(t0);
+    return res;
+  }
+
+  void find_cycles(round_result& res, uint32_t n) {
+    auto& st = res.stats;
+    const size_t deg = cfg.cycle_out_degree;
+    // Edges A -> B (A may receive B's ticket: rules 1-4 for A; B's side is
+    // its own edge to the next party), from one sweep of the cycle index.
+    edges.clear();
+    for_groups(cycles_ix.main, [&](uint64_t, const entry* x, size_t nx, const entry* y,
+                                   size_t ny) {
+      if (nx == 0 || ny == 0)
+        return;
+      size_t center = 0;
+      for (size_t i = 0; i < ny; ++i) {
+        const entry& a = y[i];
+        int64_t ca = a.credit();
+        while (center < nx && x[center].credit() < ca)
+          ++center;
+        if (!ok.test(a.slot))
+          continue;
+        auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
+        hi = std::min(hi, ca + hot[a.slot].max_cash);
+        bool a_sec = fl[a.slot] & f_secondary;
+        auto valid = [&](const entry& b) {
+          return b.slot != a.slot && b.owner != a.owner && ok.test(b.slot)
+                 && (!a_sec || wants(a.slot, b.slot));
+        };
+        nearest(x, nx, center, ca, lo, hi, deg, valid, st.entries_scanned);
+        for (const auto& c : cands)
+          edges.push_back({a.slot, x[c.pos].slot, c.dist, c.seq});
+      }
+    });
+    // CSR by source; each source keeps its `deg` nearest, sorted by target.
+    out_off.assign(n + 1, 0);
+    for (const auto& e : edges)
+      ++out_off[e.a + 1];
+    for (uint32_t i = 0; i < n; ++i)
+      out_off[i + 1] += out_off[i];
+    by_src.resize(edges.size());
+    fill.assign(out_off.begin(), out_off.end() - 1);
+    for (const auto& e : edges)
+      by_src[fill[e.a]++] = e;
+    out_adj.clear();
+    for (uint32_t a = 0; a < n; ++a) {
+      auto b = by_src.begin() + out_off[a], e = by_src.begin() + out_off[a + 1];
+      out_off[a] = static_cast<uint32_t>(out_adj.size());
+      if (static_cast<size_t>(e - b) > deg) {
+        std::partial_sort(b, b + static_cast<ptrdiff_t>(deg), e, [](const edge& x, const edge& z) {
+          return x.dist != z.dist ? x.dist < z.dist : x.seq_b < z.seq_b;
+        });
+        e = b + static_cast<ptrdiff_t>(deg);
+      }
+      size_t start = out_adj.size();
+      for (auto it = b; it != e; ++it)
+        out_adj.push_back(it->b);
+      std::sort(out_adj.begin() + static_cast<ptrdiff_t>(start), out_adj.end());
+    }
+    out_off[n] = static_cast<uint32_t>(out_adj.size());
+    st.cycle_edges = out_adj.size();
+    // in-lists, sources ascending (filled in source order)
+    in_off.assign(n + 1, 0);
+    for (uint32_t b : out_adj)
+      ++in_off[b + 1];
+    for (uint32_t i = 0; i < n; ++i)
+      in_off[i + 1] += in_off[i];
+    in_adj.resize(out_adj.size());
+    fill.assign(in_off.begin(), in_off.end() - 1);
+    for (uint32_t a = 0; a < n; ++a)
+      for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
+        in_adj[fill[out_adj[j]]++] = a;
+    // Each cycle once, from its lowest-seq member A: A -> B -> C -> A with
+    // seq(B), seq(C) > seq(A); C in out(B) ∩ in(A) (both sorted).
+    cycles.clear();
+    for (uint32_t a = 0; a < n; ++a) {
+      if (in_off[a] == in_off[a + 1] || out_off[a] == out_off[a + 1])
+        continue;
+      const uint64_t sa = hot[a].seq;
+      const uint32_t* in_b = in_adj.data() + in_off[a];
+      const uint32_t* in_e = in_adj.data() + in_off[a + 1];
+      for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j) {
+        uint32_t b = out_adj[j];
+        if (hot[b].seq < sa)
+          continue;
+        const uint32_t* ob = out_adj.data() + out_off[b];
+        const uint32_t* oe = out_adj.data() + out_off[b + 1];
+        const uint32_t* ip = in_b;
+        while (ob != oe && ip != in_e) {
+          if (*ob < *ip) {
+            ++ob;
+          } else if (*ip < *ob) {
+            ++ip;
+          } else {
+            uint32_t c = *ob;
+            if (c != a && hot[c].seq > sa)
+              cycles.push_back(make_cycle(a, b, c));
+            ++ob;
+            ++ip;
+          }
+        }
+      }
+    }
+    std::sort(cycles.begin(), cycles.end(), ranked_less);
+    st.cycles_found = cycles.size();
+    for (const auto& cy : cycles) {
+      if ((fl[cy.slot[0]] | fl[cy.slot[1]] | fl[cy.slot[2]]) & f_matched)
+        continue;
+      for (uint32_t s : cy.slot)
+        fl[s] |= f_matched;
+      res.matches.push_back(make_match(cy, 3));
+    }
+  }
+
+  ranked make_cycle(uint32_t a, uint32_t b, uint32_t c) const {
+    ranked r{};
+    r.slot = {a, b, c};
+    r.seq = {hot[a].seq, hot[b].seq, hot[c].seq};
+    int64_t gap = std::max({gap_ppm(hot[a].credit, hot[b].credit),
+                            gap_ppm(hot[b].credit, hot[c].credit),
+                            gap_ppm(hot[c].credit, hot[a].credit)});
+    int64_t score = to_score((hop(a, b) + hop(b, c) + hop(c, a)) / 3);
+    r.key = rank_key(gap, score);
+    return r;
+  }
+
+  match make_match(const ranked& r, size_t parties) const {
+    match m;
+    std::array<int64_t, 3> credits{};
+    for (size_t i = 0; i < parties; ++i) {
+      m.offer_ids.push_back(cold[r.slot[i]].id);
+      m.seqs.push_back(r.seq[i]);
+      credits[i] = hot[r.slot[i]].credit;
+    }
+    m.net_cash_minor = cycle_net_cash(std::span<const int64_t>(credits.data(), parties));
+    m.gap_ppm = static_cast<int64_t>(r.key & ((uint64_t{1} << 21) - 1));
+    m.score = max_score - static_cast<int64_t>((r.key >> 21) & ((uint64_t{1} << 21) - 1));
+    return m;
+  }
+};
+
+offer_book::offer_book(match_config cfg) : impl_(std::make_unique<impl>(cfg)) {}
+offer_book::~offer_book() = default;
+offer_book::offer_book(offer_book&&) noexcept = default;
+offer_book& offer_book::operator=(offer_book&&) noexcept = default;
+
+bool offer_book::add(offer o) {
+  return impl_->add(std::move(o));
+}
+
+bool offer_book::remove(std::string_view id) {
+  return impl_->remove(id);
+}
+
+bool offer_book::set_excluded(std::string_view id, bool excluded) {
+  auto it = impl_->by_id.find(id);
+  if (it == impl_->by_id.end())
+    return false;
+  auto& f = impl_->fl[it->second];
+  f = excluded ? (f | f_excluded) : (f & static_cast<uint8_t>(~f_excluded));
+  return true;
+}
+
+bool offer_book::excluded(std::string_view id) const {
+  auto it = impl_->by_id.find(id);
+  return it != impl_->by_id.end() && (impl_->fl[it->second] & f_excluded);
+}
+
+bool offer_book::contains(std::string_view id) const {
+  return impl_->by_id.find(id) != impl_->by_id.end();
+}
+
+size_t offer_book::size() const {
+  return impl_->live;
+}
+
+const offer* offer_book::find(std::string_view id) const {
+  auto it = impl_->by_id.find(id);
+  return it == impl_->by_id.end() ? nullptr : &impl_->cold[it->second];
+}
+
+const match_config& offer_book::config() const {
+  return impl_->cfg;
+}
+
+void offer_book::prepare() {
+  impl_->prepare();
+}
+
+round_result offer_book::run_round() {
+  return impl_->run_round();
+}
+
+} // namespace tt::matching
