@@ -303,7 +303,8 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
                  / static_cast<double>(now - st.last_sample_ms);
         st.last_events = js.events;
         st.last_sample_ms = now;
-        gather_active(self, [rp, js, rate](std::vector<uint32_t> active) mutable {
+        auto extra = st.deps.extra_stats;
+        gather_active(self, [rp, js, rate, extra](std::vector<uint32_t> active) mutable {
           uint64_t total = 0;
           for (auto a : active)
             total += a;
@@ -318,6 +319,13 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
             {"log_next_offset", js.next_offset},
             {"active_entities", total},
             {"fsync_latency", "see tt_journal_fsync_seconds on /metrics"}};
+          if (extra) {
+            boost::system::error_code ec;
+            auto more = json::parse(extra(), ec);
+            if (!ec && more.is_object())
+              for (auto& kv : more.as_object())
+                o[kv.key()] = kv.value();
+          }
           rp.deliver(admin_reply{json::serialize(o)});
         });
       },

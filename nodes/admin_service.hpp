@@ -9,6 +9,7 @@
 // stats, config. Replies are JSON documents (tt-admin renders tables).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ struct gateway_deps {
   /// Cluster mode only; null on an embedded node (one node, every shard).
   std::shared_ptr<cluster_member> cluster;
   std::string config_json;  // the effective configuration, secrets redacted
+  /// Extra `stats` fields as a JSON object text (e.g. the PostgreSQL
+  /// projection's lag); called on the gateway's thread. May be empty.
+  std::function<std::string()> extra_stats;
   int64_t started_ms = 0;   // wall clock
 };
 

@@ -179,6 +179,16 @@ bool node::impl::start_cluster(std::string* error) {
   gd.journal = journal;
   gd.cluster = cluster;
   gd.config_json = config_json();
+  gd.extra_stats = [p = projector.get(), st = store]() -> std::string {
+    if (!p)
+      return "{}";
+    auto end = st->next_offset() - 1;
+    auto done = p->projected_offset();
+    boost::json::object o{{"projection_connected", p->connected()},
+                          {"projection_offset", done},
+                          {"projection_lag_events", end > done ? end - done : 0}};
+    return boost::json::serialize(o);
+  };
   gd.started_ms = started_ms;
   gateway = spawn_gateway(*sys, std::move(gd));
   auto port = sys->middleman().publish(gateway, cfg.cluster_port, cfg.http_host.c_str(), true);
