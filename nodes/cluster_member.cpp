@@ -340,6 +340,10 @@ void cluster_member::round() {
     std::lock_guard<std::mutex> g{mtx_};
     view_.last_error = etcd.last_error();
     view_.lease_alive = fence_->lease_alive();
+    if (!view_.lease_alive)  // the fence refuses them now: show it
+      for (auto& sh : view_.shards)
+        if (sh.state == shard_route::local)
+          sh.state = shard_route::down;
     return;
   }
   std::map<std::string, cluster_node_info> live;  // by name
