@@ -181,8 +181,8 @@ std::vector<int64_t> net_cash(size_t parties, std::span<const ticket_flow> flows
 //    (side 0) and the offers whose primary want list holds it (side 1): the
 //    edges "A may receive B's ticket" come from one sweep.
 //
-// Adds wait in a pending vector; prepare() sorts them and merges (dropping
-// removed offers), O(entries).
+// Adds wait in a pending vector; prepare() sorts them and merges them into
+// the index in place (dropping removed offers), O(entries), no second buffer.
 
 namespace {
 
@@ -276,7 +276,6 @@ template <class E>
 struct flat_index {
   std::vector<E> main;
   std::vector<E> pending;
-  std::vector<E> spare;  // the merge target, kept to avoid re-faulting memory
   bool removed = false;
 };
 
@@ -292,6 +291,15 @@ struct ranked {
   uint64_t key;
   std::array<uint64_t, 3> seq;
   std::array<uint32_t, 3> slot;
+};
+
+/// A 2-way candidate as the sweep records it: the rank key, the lower seq and
+/// the two slots (lower seq first). The higher seq is looked up only when
+/// the key and the lower seq tie.
+struct pair_cand {
+  uint64_t key;
+  uint64_t seq_lo;
+  uint32_t lo, hi;
 };
 
 bool ranked_less(const ranked& a, const ranked& b) {
@@ -333,11 +341,12 @@ struct offer_book::impl {
   std::vector<cand> cands;
   std::vector<uint32_t> lists;
   bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
-  std::vector<std::vector<ranked>> by_band;  // 2-way candidates per gap band
+  std::vector<pair_cand> pcs;      // 2-way candidates, then grouped by gap band
+  std::vector<size_t> band_beg, band_next;
   std::vector<ranked> cycles;
-  size_t found = 0;
   std::vector<uint32_t> band_off, fill;
   std::vector<edge> edges, by_src;
+  std::vector<entry> free_x;  // one cycle-index group's free tickets
   std::vector<uint32_t> out_off, out_adj, in_off, in_adj;
 
   explicit impl(match_config c) : cfg(c) {
@@ -475,6 +484,10 @@ struct offer_book::impl {
     return true;
   }
 
+  /// Folds the pending entries into `main` in place: drops removed offers'
+  /// entries (one forward pass, only if something was removed), then merges
+  /// the sorted pending entries from the back. No second buffer, so a round
+  /// with churn touches no new memory beyond main's growth.
   template <class E>
   void merge(flat_index<E>& ix) {
     if (ix.pending.empty() && !ix.removed)
@@ -482,29 +495,54 @@ struct offer_book::impl {
     auto alive = [&](const E& e) { return (fl[e.slot] & f_live) != 0; };
     std::erase_if(ix.pending, [&](const E& e) { return !alive(e); });
     std::sort(ix.pending.begin(), ix.pending.end(), entry_less<E>);
-    std::vector<E>& out = ix.spare;
-    out.clear();
-    out.reserve(ix.main.size() + ix.pending.size());
-    auto i = ix.main.begin(), ie = ix.main.end();
-    auto j = ix.pending.begin(), je = ix.pending.end();
-    while (i != ie) {
-      if (j != je && entry_less(*j, *i)) {
-        out.push_back(*j++);
-      } else {
-        if (alive(*i))
-          out.push_back(*i);
-        ++i;
-      }
-    }
-    out.insert(out.end(), j, je);
-    std::swap(ix.main, ix.spare);
-    ix.pending.clear();
+    auto& m = ix.main;
+    if (ix.removed)
+      std::erase_if(m, [&](const E& e) { return !alive(e); });
     ix.removed = false;
+    if (m.empty()) {  // the bulk load: adopt the pending buffer as is
+      std::swap(m, ix.pending);
+      ix.pending.clear();
+      return;
+    }
+    const size_t nm = m.size(), np = ix.pending.size();
+    if (np == 0)
+      return;
+    if (m.capacity() < nm + np)
+      m.reserve(nm + np + nm / 8);
+    m.resize(nm + np);
+    size_t i = nm, j = np, w = nm + np;
+    while (j > 0) {
+      if (i > 0 && entry_less(ix.pending[j - 1], m[i - 1]))
+        m[--w] = m[--i];
+      else
+        m[--w] = ix.pending[--j];
+    }
+    ix.pending.clear();
+  }
+
+  /// Gives `v` a capacity of at least n, touching the new memory once, so
+  /// that a round does not page-fault (very slow on a VM) while it fills it.
+  template <class T>
+  static void warm(std::vector<T>& v, size_t n) {
+    if (v.capacity() >= n)
+      return;
+    v.clear();
+    v.resize(n);
+    v.clear();
   }
 
   void prepare() {
     merge(pairs_ix);
     merge(cycles_ix);
+    // The round's scratch, sized to the book (an estimate; it grows if a
+    // round needs more): about one 2-way candidate per pair-index entry and
+    // `cycle_out_degree` edges per offer.
+    warm(pcs, pairs_ix.main.size());
+    warm(edges, live * cfg.cycle_out_degree / 2);
+    warm(by_src, live * cfg.cycle_out_degree / 2);
+    warm(out_adj, live * cfg.cycle_out_degree / 2);
+    warm(in_adj, live * cfg.cycle_out_degree / 2);
+    warm(free_x, live);
     for (uint32_t s : pending_free) {
       const auto& h = hot[s];
       want_garbage += h.n_ev + h.n_cat + h.n_ven;
@@ -583,54 +621,62 @@ struct offer_book::impl {
   // -- the nearest-in-credit scan ---------------------------------------------
 
   /// Collects into `cands` the `keep` valid entries of y[0, ny) nearest to
-  /// credit c within [lo, hi], by (distance, seq): an outward scan from
-  /// `center` (the first entry >= c), nearest first, that stops past the
-  /// keep-th valid entry's distance or after max_scan entries. Returns
-  /// whether it may have left valid entries out.
+  /// credit c within [lo, hi], by (distance, seq): entries are examined in
+  /// exactly that order (upward from `center`, the first entry >= c, which
+  /// is already (credit, seq) order; downward one run of equal credit at a
+  /// time, each run read forward), so the scan stops at the keep-th valid
+  /// entry, or after max_scan entries. Returns whether a cap may have left
+  /// valid entries out (entries of the window remained unexamined).
   template <class E, class Valid>
   bool nearest(const E* y, size_t ny, size_t center, int64_t c, int64_t lo, int64_t hi,
                size_t keep, Valid&& valid, size_t& scanned) {
     cands.clear();
-    size_t d = center, u = center, budget = cfg.max_scan;
-    int64_t kth = std::numeric_limits<int64_t>::max();
-    bool cut = false;
+    size_t u = center, budget = cfg.max_scan;
+    // The current downward run of equal credit is [d_beg, d_end), read
+    // forward from dc; dc == d_end once the window's lower part is used up.
+    size_t d_beg = center, d_end = center, dc = center;
+    auto next_run = [&] {
+      d_end = d_beg;
+      if (d_end == 0 || y[d_end - 1].credit() < lo) {
+        d_beg = dc = d_end;
+        return;
+      }
+      const int64_t cr = y[d_end - 1].credit();
+      size_t b = d_end - 1, step = 1;
+      while (b >= step && y[b - step].credit() == cr) {
+        b -= step;
+        step *= 2;
+      }
+      size_t l = b >= step ? b - step + 1 : 0;
+      d_beg = dc = static_cast<size_t>(
+        std::partition_point(y + l, y + b, [&](const E& e) { return e.credit() < cr; }) - y);
+    };
+    next_run();
     for (;;) {
-      bool has_d = d > 0 && y[d - 1].credit() >= lo;
+      bool has_d = dc < d_end;
       bool has_u = u < ny && y[u].credit() <= hi;
       if (!has_d && !has_u)
-        break;
-      int64_t dd = has_d ? c - y[d - 1].credit() : std::numeric_limits<int64_t>::max();
-      int64_t du = has_u ? y[u].credit() - c : std::numeric_limits<int64_t>::max();
+        return false;
+      if (budget == 0 || cands.size() == keep)
+        return true;
       size_t pos;
       int64_t dist;
-      if (dd <= du) {
-        pos = --d;
+      int64_t dd = has_d ? c - y[dc].credit() : std::numeric_limits<int64_t>::max();
+      int64_t du = has_u ? y[u].credit() - c : std::numeric_limits<int64_t>::max();
+      if (has_d && (dd < du || (dd == du && y[dc].seq < y[u].seq))) {
+        pos = dc++;
         dist = dd;
+        if (dc == d_end)
+          next_run();
       } else {
         pos = u++;
         dist = du;
       }
-      if (dist > kth || budget == 0) {
-        cut = true;
-        break;
-      }
       --budget;
       ++scanned;
-      if (valid(y[pos])) {
+      if (valid(y[pos]))
         cands.push_back({dist, y[pos].seq, static_cast<uint32_t>(pos)});
-        if (cands.size() == keep)
-          kth = dist;
-      }
     }
-    if (cands.size() > keep || cut) {
-      std::sort(cands.begin(), cands.end(), [](const cand& x, const cand& z) {
-        return x.dist != z.dist ? x.dist < z.dist : x.seq < z.seq;
-      });
-      if (cands.size() > keep)
-        cands.resize(keep);
-      return true;
-    }
-    return false;
   }
 
   // -- the round --------------------------------------------------------------
@@ -679,12 +725,8 @@ struct offer_book::impl {
         const pair_entry& b = y[j];
         int64_t score = to_score((hop(a, b) + hop(b, a)) / 2);
         bool a_first = a.seq < b.seq;
-        ranked r;
-        r.key = rank_key(gap_ppm(ca, b.credit()), score);
-        r.seq = {a_first ? a.seq : b.seq, a_first ? b.seq : a.seq, 0};
-        r.slot = {a_first ? a.slot : b.slot, a_first ? b.slot : a.slot, no_id};
-        by_band[std::min<size_t>(r.key >> 42, by_band.size() - 1)].push_back(r);
-        ++found;
+        pcs.push_back({rank_key(gap_ppm(ca, b.credit()), score), a_first ? a.seq : b.seq,
+                       a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
       }
     }
   }
@@ -727,10 +769,7 @@ struct offer_book::impl {
     // taken greedily.
     auto t1 = clk::now();
     const size_t bands = static_cast<size_t>(cfg.tolerance_pct * 10000 / cfg.gap_band_ppm) + 1;
-    by_band.resize(bands);
-    for (auto& v : by_band)
-      v.clear();
-    found = 0;
+    pcs.clear();
     const size_t k = cfg.max_candidates;
     for_groups(pairs_ix.main, [&](uint64_t g, const pair_entry* x, size_t nx,
                                   const pair_entry* y, size_t ny) {
@@ -745,19 +784,46 @@ struct offer_book::impl {
         join(y, ny, x, nx, false, lists.data() + nx * k, lists.data(), st);
       }
     });
-    st.candidate_pairs = found;
-    for (auto& band : by_band) {
-      auto first = band.begin();
-      auto last = std::remove_if(first, band.end(), [&](const ranked& r) {
-        return (fl[r.slot[0]] | fl[r.slot[1]]) & f_matched;
-      });
-      std::sort(first, last, ranked_less);
+    st.candidate_pairs = pcs.size();
+    // Group the candidates by band in place (American flag sort, O(P)), then
+    // per band: drop the pairs whose offers are taken, rank, take greedily.
+    auto band_of = [&](const pair_cand& c) { return std::min<size_t>(c.key >> 42, bands - 1); };
+    band_beg.assign(bands + 1, 0);
+    for (const auto& c : pcs)
+      ++band_beg[band_of(c) + 1];
+    for (size_t b = 0; b < bands; ++b)
+      band_beg[b + 1] += band_beg[b];
+    band_next.assign(band_beg.begin(), band_beg.end() - 1);
+    for (size_t b = 0; b < bands; ++b)
+      while (band_next[b] < band_beg[b + 1]) {
+        size_t to = band_of(pcs[band_next[b]]);
+        if (to == b)
+          ++band_next[b];
+        else
+          std::swap(pcs[band_next[b]], pcs[band_next[to]++]);
+      }
+    auto cand_less = [&](const pair_cand& x, const pair_cand& z) {
+      if (x.key != z.key)
+        return x.key < z.key;
+      if (x.seq_lo != z.seq_lo)
+        return x.seq_lo < z.seq_lo;
+      return hot[x.hi].seq < hot[z.hi].seq;
+    };
+    for (size_t b = 0; b < bands; ++b) {
+      auto first = pcs.begin() + static_cast<ptrdiff_t>(band_beg[b]);
+      auto last = std::remove_if(first, pcs.begin() + static_cast<ptrdiff_t>(band_beg[b + 1]),
+                                 [&](const pair_cand& c) { return (fl[c.lo] | fl[c.hi]) & f_matched; });
+      std::sort(first, last, cand_less);
       for (auto it = first; it != last; ++it) {
-        if ((fl[it->slot[0]] | fl[it->slot[1]]) & f_matched)
+        if ((fl[it->lo] | fl[it->hi]) & f_matched)
           continue;
-        fl[it->slot[0]] |= f_matched;
-        fl[it->slot[1]] |= f_matched;
-        res.matches.push_back(make_match(*it, 2));
+        fl[it->lo] |= f_matched;
+        fl[it->hi] |= f_matched;
+        ranked r{};
+        r.key = it->key;
+        r.slot = {it->lo, it->hi, no_id};
+        r.seq = {hot[it->lo].seq, hot[it->hi].seq, 0};
+        res.matches.push_back(make_match(r, 2));
       }
     }
     st.pairs = res.matches.size();
@@ -789,9 +855,20 @@ struct offer_book::impl {
     // Edges A -> B (A may receive B's ticket: rules 1-4 for A; B's side is
     // its own edge to the next party), from one sweep of the cycle index.
     edges.clear();
-    for_groups(cycles_ix.main, [&](uint64_t, const entry* x, size_t nx, const entry* y,
+    // Each group's ticket list is first filtered to the offers still free
+    // (eligible and not in a 2-way match), so the scans (and max_scan) see
+    // only those: after the 2-way pass about half the tickets are taken.
+    for_groups(cycles_ix.main, [&](uint64_t, const entry* x0, size_t nx0, const entry* y,
                                    size_t ny) {
-      if (nx == 0 || ny == 0)
+      if (nx0 == 0 || ny == 0)
+        return;
+      free_x.clear();
+      for (size_t i = 0; i < nx0; ++i)
+        if (ok.test(x0[i].slot))
+          free_x.push_back(x0[i]);
+      const entry* x = free_x.data();
+      const size_t nx = free_x.size();
+      if (nx == 0)
         return;
       size_t center = 0;
       for (size_t i = 0; i < ny; ++i) {
@@ -805,8 +882,7 @@ struct offer_book::impl {
         hi = std::min(hi, ca + hot[a.slot].max_cash);
         bool a_sec = fl[a.slot] & f_secondary;
         auto valid = [&](const entry& b) {
-          return b.slot != a.slot && b.owner != a.owner && ok.test(b.slot)
-                 && (!a_sec || wants(a.slot, b.slot));
+          return b.slot != a.slot && b.owner != a.owner && (!a_sec || wants(a.slot, b.slot));
         };
         nearest(x, nx, center, ca, lo, hi, deg, valid, st.entries_scanned);
         for (const auto& c : cands)

@@ -65,7 +65,8 @@ typename Inspector::result_type inspect(Inspector& f, import_entries& x) {
 }
 
 /// Shard hand-off (old owner, after the move committed): delete the shard's
-/// events, snapshots and timers. Replies the number of entries deleted.
+/// durable timers (events and snapshots stay in this node's log history).
+/// Replies the number of entries deleted.
 struct drop_shard {
   uint32_t shard = 0;
 };

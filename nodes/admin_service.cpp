@@ -337,7 +337,7 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
 /// docs/ARCHITECTURE.md "Shard hand-off"): stop serving (fence), wait for the
 /// appends already queued (journal barrier), passivate the shard's entities,
 /// stream its entries to NODE's journal, then move ownership with one etcd
-/// transaction (new epoch) and drop the local copy. Any failure before the
+/// transaction (new epoch) and drop the local timers. Any failure before the
 /// transaction leaves this node the owner with all its data.
 caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const std::string& to) {
   auto& d = self->state.deps;
@@ -423,7 +423,7 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
                 if (!cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err))
                   return abort(err);
                 cluster->end_move(shard);
-                // 5. The new owner serves it now; drop our copy.
+                // 5. The new owner serves it now; drop our copy of its timers.
                 self->request(self->state.deps.journal, std::chrono::seconds(60), drop_shard{shard})
                   .then([](uint64_t) {}, [](caf::error&) {});
                 *send = nullptr;  // break the self-reference

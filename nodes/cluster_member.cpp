@@ -213,7 +213,6 @@ bool cluster_member::join(std::string* error) {
     return false;
   }
   fence_->set_lease_deadline(sent + cfg_.lease_ttl_s * 1000 * 3 / 4);
-  next_keepalive_ms_ = sent + cfg_.lease_ttl_s * 1000 / 3;
   log::info("cluster_joined", {{"node", cfg_.node_name},
                                {"node_id", node_id_},
                                {"lease_ttl_s", cfg_.lease_ttl_s}});
@@ -225,14 +224,79 @@ void cluster_member::start() {
     return;
   round();  // claim what is ours before the edge opens
   thread_ = std::thread([this] { loop(); });
+  watcher_ = std::make_unique<etcd_client>(cfg_.etcd);
+  watch_thread_ = std::thread([this] { watch_loop(); });
+  keeper_ = std::make_unique<etcd_client>(cfg_.etcd);
+  keepalive_thread_ = std::thread([this] { keepalive_loop(); });
+}
+
+/// Keeps the lease alive every TTL/3 on its own connection, so a busy or
+/// blocked ownership round never starves it. Each success moves the fence's
+/// deadline to (send time + 3/4 TTL): the node stops writing before etcd
+/// could expire the lease. An expired lease wakes the loop to re-join.
+void cluster_member::keepalive_loop() {
+  auto period = std::chrono::milliseconds(cfg_.lease_ttl_s * 1000 / 3);
+  while (running_.load()) {
+    auto sent = steady_ms();
+    auto ka = keeper_->lease_keepalive(lease_atomic_.load());
+    auto pause = std::chrono::milliseconds(200);
+    if (ka && *ka > 0) {
+      fence_->set_lease_deadline(sent + cfg_.lease_ttl_s * 1000 * 3 / 4);
+      pause = period - std::chrono::milliseconds(steady_ms() - sent);
+    } else if (ka) {
+      fence_->set_lease_deadline(0);
+      lease_lost_ = true;
+      std::lock_guard<std::mutex> g{wake_mtx_};
+      wake_ = true;
+      wake_cv_.notify_all();
+    }
+    std::unique_lock<std::mutex> lk{wake_mtx_};
+    keepalive_cv_.wait_for(lk, std::max(pause, std::chrono::milliseconds(10)),
+                           [this] { return !running_.load(); });
+  }
+}
+
+void cluster_member::watch_loop() {
+  while (running_.load()) {
+    bool ok = watcher_->watch(
+      cfg_.prefix,
+      [this] {
+        std::lock_guard<std::mutex> g{wake_mtx_};
+        wake_ = true;
+        wake_cv_.notify_one();
+      },
+      [this] { return running_.load(); });
+    if (!running_.load())
+      break;
+    if (!ok)
+      log::warn("cluster_watch_failed", {{"reason", watcher_->last_error()}});
+    // Re-create the watch after a pause; the loop's periodic rounds cover
+    // the gap.
+    for (int i = 0; i < 10 && running_.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 void cluster_member::stop() {
   if (!running_.exchange(false)) {
     return;
   }
+  if (watcher_)
+    watcher_->cancel();
+  {
+    std::lock_guard<std::mutex> g{wake_mtx_};
+    wake_cv_.notify_one();
+  }
+  {
+    std::lock_guard<std::mutex> g{wake_mtx_};
+    keepalive_cv_.notify_all();
+  }
   if (thread_.joinable())
     thread_.join();
+  if (watch_thread_.joinable())
+    watch_thread_.join();
+  if (keepalive_thread_.joinable())
+    keepalive_thread_.join();
   for (uint32_t s = 0; s < shard_count; ++s)
     fence_->set_epoch(s, 0);
   fence_->set_lease_deadline(0);
@@ -255,13 +319,17 @@ void cluster_member::loop() {
       log::error("cluster_round_failed", {{"reason", e.what()}});
     }
     auto spent = steady_ms() - t0;
-    auto wait = cfg_.poll.count() - spent;
-    // Sleep in small steps so stop() is prompt.
-    while (wait > 0 && running_.load()) {
-      auto step = std::min<int64_t>(wait, 50);
-      std::this_thread::sleep_for(std::chrono::milliseconds(step));
-      wait -= step;
-    }
+    auto wait = std::max<int64_t>(cfg_.poll.count() - spent, 0);
+    // Until the watch reports a change, the poll interval passes, or stop();
+    // but never more often than every 50 ms (our own claims echo back as
+    // watch events from every node).
+    std::unique_lock<std::mutex> lk{wake_mtx_};
+    wake_cv_.wait_for(lk, std::chrono::milliseconds(wait),
+                      [this] { return wake_ || !running_.load(); });
+    wake_ = false;
+    lk.unlock();
+    if (steady_ms() - t0 < 50 && running_.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 - (steady_ms() - t0)));
   }
 }
 
@@ -309,26 +377,18 @@ void cluster_member::round() {
   auto& etcd = *etcd_;
   auto now = steady_ms();
   std::string err;
-  // 1. The lease.
-  if (now >= next_keepalive_ms_) {
-    auto ka = etcd.lease_keepalive(lease_);
-    if (ka && *ka > 0) {
-      fence_->set_lease_deadline(now + cfg_.lease_ttl_s * 1000 * 3 / 4);
-      next_keepalive_ms_ = now + cfg_.lease_ttl_s * 1000 / 3;
-    } else if (ka) {
-      // Expired (etcd was unreachable for longer than the TTL): every owner
-      // key of ours is gone. Stop serving, then register afresh.
-      log::warn("cluster_lease_lost", {{"node", cfg_.node_name}});
-      fence_->set_lease_deadline(0);
-      for (uint32_t s = 0; s < shard_count; ++s)
-        fence_->set_epoch(s, 0);
-      std::string e;
-      if (!join(&e)) {
-        err = e;
-      }
-    } else {
-      err = etcd.last_error();
-      next_keepalive_ms_ = now + 200;  // retry soon; the deadline lapses on its own
+  // 1. The lease (kept alive by its own thread; see keepalive_loop).
+  if (lease_lost_.exchange(false)) {
+    // Expired (etcd was unreachable for longer than the TTL): every owner key
+    // of ours is gone. Stop serving, then register afresh.
+    log::warn("cluster_lease_lost", {{"node", cfg_.node_name}});
+    fence_->set_lease_deadline(0);
+    for (uint32_t s = 0; s < shard_count; ++s)
+      fence_->set_epoch(s, 0);
+    std::string e;
+    if (!join(&e)) {
+      err = e;
+      lease_lost_ = true;  // try again next round
     }
   }
   // 2. Read the cluster.

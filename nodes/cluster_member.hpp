@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -53,7 +54,9 @@ struct cluster_config {
   std::vector<std::string> etcd;
   std::string prefix = "/tt/";
   int64_t lease_ttl_s = 3;
-  std::chrono::milliseconds poll{200};
+  /// Rounds run when the etcd watch reports a change, and at least this
+  /// often (keep-alives, and a safety net if the watch stream is down).
+  std::chrono::milliseconds poll{250};
   unsigned cluster_size = 1;  // homes are assigned once this many nodes joined
   std::string admin_secret;
 };
@@ -161,9 +164,21 @@ private:
   std::unique_ptr<etcd_client> etcd_;
   std::string node_id_;
   int64_t lease_ = 0;
-  int64_t next_keepalive_ms_ = 0;
+  std::atomic<bool> lease_lost_{false};
   std::atomic<bool> running_{false};
   std::thread thread_;
+  // The watch: its own connection and thread; wakes the loop on changes.
+  std::unique_ptr<etcd_client> watcher_;
+  std::thread watch_thread_;
+  std::mutex wake_mtx_;
+  std::condition_variable wake_cv_;
+  bool wake_ = false;
+  void watch_loop();
+  // The keep-alive: its own connection and thread (never starved by a round).
+  std::unique_ptr<etcd_client> keeper_;
+  std::thread keepalive_thread_;
+  std::condition_variable keepalive_cv_;
+  void keepalive_loop();
   std::map<std::string, std::shared_ptr<const node_regions>> peers_;  // by node_id
   std::map<std::string, int64_t> peer_retry_ms_;                      // by node_id
   std::map<std::string, cluster_gateway_actor> gateways_;  // by node name (mtx_)

@@ -6,6 +6,7 @@
 // never block on an actor or on password hashing.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -66,6 +67,9 @@ struct edge_deps {
   notifier_actor notifier;
   std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
   journal_actor journal;  // consumer offsets (index-only appends)
+  /// GET /api/v1/cluster/nodes: the cluster's nodes as a JSON array text
+  /// ([{"name","http","status"}]); thread-safe. Unset: this node alone.
+  std::function<std::string()> cluster_nodes;
 };
 
 /// One row of the route table (also the source of truth the OpenAPI test

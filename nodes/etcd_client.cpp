@@ -355,4 +355,73 @@ std::optional<etcd_txn_result> etcd_client::create_if_absent(const std::string& 
   return txn({c}, {put_op}, {get_op});
 }
 
+bool etcd_client::watch(const std::string& prefix, const std::function<void()>& on_change,
+                        const std::function<bool()>& keep_going) {
+  auto url = split_url(endpoints_[current_]);
+  try {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver{io};
+    beast::tcp_stream stream{io};
+    stream.expires_after(timeout_);
+    stream.connect(resolver.resolve(url->host, url->port));
+    {
+      std::lock_guard<std::mutex> g{watch_mtx_};
+      if (cancelled_)
+        return false;
+      watch_socket_ = &stream.socket();
+    }
+    struct unregister {
+      etcd_client* self;
+      ~unregister() {
+        std::lock_guard<std::mutex> g{self->watch_mtx_};
+        self->watch_socket_ = nullptr;
+      }
+    } guard{this};
+    json::object create{{"key", b64(prefix)}, {"range_end", b64(prefix_end(prefix))}};
+    http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
+    req.set(http::field::host, url->host + ":" + url->port);
+    req.set(http::field::content_type, "application/json");
+    req.body() = json::serialize(json::object{{"create_request", std::move(create)}});
+    req.prepare_payload();
+    http::write(stream, req);
+    // The gateway streams one JSON object per message (chunked); each one
+    // (created, events, progress) is a reason to look again.
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    beast::flat_buffer buffer;
+    stream.expires_never();
+    http::read_header(stream, buffer, parser);
+    if (parser.get().result_int() != 200) {
+      last_error_ = "etcd watch answered " + std::to_string(parser.get().result_int());
+      return false;
+    }
+    char chunk[16 * 1024];
+    while (keep_going() && !cancelled_ && !parser.is_done()) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = sizeof chunk;
+      beast::error_code ec;
+      http::read_some(stream, buffer, parser, ec);
+      if (ec && ec != http::error::need_buffer) {
+        last_error_ = "etcd watch: " + ec.message();
+        return false;
+      }
+      if (parser.get().body().size < sizeof chunk)  // some bytes arrived
+        on_change();
+    }
+    return true;
+  } catch (const std::exception& e) {
+    last_error_ = std::string{"etcd watch: "} + e.what();
+    return false;
+  }
+}
+
+void etcd_client::cancel() {
+  cancelled_ = true;
+  std::lock_guard<std::mutex> g{watch_mtx_};
+  if (watch_socket_) {
+    boost::system::error_code ec;
+    static_cast<asio::ip::tcp::socket*>(watch_socket_)->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  }
+}
+
 } // namespace tt::nodes

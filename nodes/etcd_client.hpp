@@ -7,9 +7,12 @@
 // in turn; a failure is returned as `std::nullopt` / false with `last_error()`
 // saying why, never thrown. Keys and values are raw bytes (base64 on the wire).
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +88,15 @@ public:
 
   const std::string& last_error() const { return last_error_; }
 
+  /// Watches every key under `prefix` through `/v3/watch` (a streamed
+  /// response): calls `on_change()` once the watch is created and after every
+  /// batch of changes, until `keep_going()` is false, the stream ends or
+  /// fails (returns false then, with last_error()). Blocks; run it on its own
+  /// thread. `cancel()` from another thread ends it promptly.
+  bool watch(const std::string& prefix, const std::function<void()>& on_change,
+             const std::function<bool()>& keep_going);
+  void cancel();
+
 private:
   struct conn;
   std::optional<std::string> post(const std::string& target, const std::string& body);
@@ -94,6 +106,9 @@ private:
   size_t current_ = 0;
   std::unique_ptr<conn> conn_;
   std::string last_error_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex watch_mtx_;  // guards watch_socket_
+  void* watch_socket_ = nullptr;  // the streaming watch's socket (cancel closes it)
 };
 
 } // namespace tt::nodes

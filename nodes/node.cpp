@@ -335,6 +335,16 @@ bool node::start(std::string* error) {
   deps.notifier = d.notifier;
   deps.market = d.market;
   deps.journal = d.journal;
+  if (d.cluster) {
+    deps.cluster_nodes = [c = d.cluster]() {
+      boost::json::array arr;
+      for (auto& n : c->view().nodes)
+        arr.push_back(boost::json::object{{"name", n.name},
+                                          {"http", n.http},
+                                          {"status", n.live ? "up" : "down"}});
+      return boost::json::serialize(arr);
+    };
+  }
   d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);
   http_server_config hc;
   hc.host = d.cfg.http_host;

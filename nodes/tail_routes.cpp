@@ -175,6 +175,21 @@ void put_consumer(request_ctx& c) {
   });
 }
 
+/// The nodes a cluster-wide consumer follows (tt-tail --cluster): every
+/// node's HTTP address and status; one entry on an embedded node.
+void get_cluster_nodes(request_ctx& c) {
+  if (!may_read_feed(c))
+    return;
+  std::string nodes;
+  if (c.d.deps.cluster_nodes)
+    nodes = c.d.deps.cluster_nodes();
+  if (nodes.empty()) {
+    json::array one{json::object{{"name", "local"}, {"http", ""}, {"status", "up"}}};
+    nodes = json::serialize(one);
+  }
+  c.finish(json_response(200, "{\"nodes\":" + nodes + "}"));
+}
+
 } // namespace
 
 const std::vector<route_entry>& tail_routes() {
@@ -182,6 +197,8 @@ const std::vector<route_entry>& tail_routes() {
     {{"GET", "/api/v1/events", true, "The global event log from an offset (admin/analytics)"}, get_events},
     {{"GET", "/api/v1/consumers/{name}", true, "A consumer's committed offset"}, get_consumer},
     {{"PUT", "/api/v1/consumers/{name}", true, "Commit a consumer's offset (durable)"}, put_consumer},
+    {{"GET", "/api/v1/cluster/nodes", true, "The cluster's nodes and their HTTP addresses (admin/analytics)"},
+     get_cluster_nodes},
   };
   return table;
 }

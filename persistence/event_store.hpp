@@ -101,8 +101,11 @@ public:
   /// column-family codes and malformed keys (invalid_argument) writing nothing.
   errc import_raw(std::span<const std::string> triples);
 
-  /// Shard hand-off, old owner after the move committed: deletes every
-  /// entry `export_shard` visits. Returns the number deleted.
+  /// Shard hand-off, old owner after the move committed: deletes the shard's
+  /// durable timers (so this node never wakes entities it no longer owns).
+  /// Its events and snapshots stay: they are part of this node's global log
+  /// history, which tailers and projections read; the shard's fence keeps
+  /// them from being served or appended to. Returns the number deleted.
   uint64_t drop_shard(uint32_t shard);
   errc delete_timer(entity_kind kind, std::string_view entity_id, std::string_view name);
 
