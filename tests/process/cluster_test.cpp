@@ -181,6 +181,55 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     for (int i = 0; i < 3; ++i)
       CHECK(edges(i).get("/api/v1/tickets/" + t.id).status == 200);
 
+  // A cross-node swap: the two tickets, the trade and the wallets live on
+  // different nodes; every call goes through a different edge.
+  {
+    auto alice = token;
+    auto bob = login(edges(1), "bob-cluster@example.com");
+    REQUIRE(!bob.empty());
+    auto list_on = [&](const std::string& who, const std::string& tag,
+                       const std::string& avoid_owner) -> std::pair<std::string, std::string> {
+      for (int k = 0; k < 40; ++k) {
+        auto r = edges(k % 3).post("/api/v1/tickets", listing_body(tag, k), {bearer(who)});
+        REQUIRE(r.status == 201);
+        auto id = std::string(r.json().at("id").as_string());
+        if (own.at(tt::shard_of(id)) != avoid_owner)
+          return {id, "BC-" + tag + "-" + std::to_string(k)};
+      }
+      FAIL("no listing landed on another node");
+      return {};
+    };
+    auto [ta, bca] = list_on(alice, "xa", "");
+    auto [tb, bcb] = list_on(bob, "xb", own.at(tt::shard_of(ta)));
+    CHECK(own.at(tt::shard_of(ta)) != own.at(tt::shard_of(tb)));
+    REQUIRE(edges(2).post("/api/v1/me/deposits", R"({"amount_minor":1000,"currency":"USD"})",
+                          {bearer(alice), {"Idempotency-Key", "x-dep-1"}})
+              .status
+            == 201);
+    auto prop = edges(0).post("/api/v1/trades",
+                              R"({"give":[")" + ta + R"("],"take":[")" + tb + R"("],"cash_minor":250})",
+                              {bearer(alice)});
+    REQUIRE(prop.status == 201);
+    auto trade = std::string(prop.json().at("id").as_string());
+    REQUIRE(edges(1).post("/api/v1/trades/" + trade + "/accept", "{}", {bearer(bob)}).status == 200);
+    REQUIRE(edges(2).post("/api/v1/trades/" + trade + "/deposits",
+                          R"({"ticket_id":")" + ta + R"(","barcode":")" + bca + R"("})",
+                          {bearer(alice)})
+              .status
+            == 200);
+    auto last = edges(0).post("/api/v1/trades/" + trade + "/deposits",
+                              R"({"ticket_id":")" + tb + R"(","barcode":")" + bcb + R"("})",
+                              {bearer(bob)});
+    REQUIRE(last.status == 200);
+    CHECK(last.json().at("status") == "completed");
+    auto alice_id = std::string(edges(1).get("/api/v1/me", {bearer(alice)}).json().at("id").as_string());
+    auto bob_id = std::string(edges(2).get("/api/v1/me", {bearer(bob)}).json().at("id").as_string());
+    CHECK(edges(2).get("/api/v1/tickets/" + ta).json().at("seller") == bob_id.c_str());
+    CHECK(edges(0).get("/api/v1/tickets/" + tb).json().at("seller") == alice_id.c_str());
+    CHECK(edges(1).get("/api/v1/me/wallet", {bearer(alice)}).json().at("available_minor") == 750);
+    CHECK(edges(2).get("/api/v1/me/wallet", {bearer(bob)}).json().at("available_minor") == 250);
+  }
+
   // kill -9 n3: within its lease TTL (2 s) plus a poll, its shards answer
   // 503 fast; everything else keeps serving.
   f.nodes[2]->kill(SIGKILL);
