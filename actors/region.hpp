@@ -161,6 +161,7 @@ public:
     out.active_by_shard.reserve(shard_count);
     for (auto& shard : self->state.shards)
       out.active_by_shard.push_back(static_cast<uint32_t>(shard.size()));
+    out.mailbox = self->mailbox().size();
     return out;
   }
 

@@ -82,12 +82,14 @@ struct journal_stats {
   uint64_t events = 0;
   uint64_t conflicts = 0;
   uint64_t fenced = 0;  // appends refused for a shard not served at their epoch
+  uint64_t mailbox = 0;  // messages waiting in the journal's mailbox (approximate)
+  uint64_t pending = 0;  // appends gathered for the next batch
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
   return f(caf::meta::type_name("tt.journal_stats"), x.next_offset, x.batches, x.events,
-           x.conflicts, x.fenced);
+           x.conflicts, x.fenced, x.mailbox, x.pending);
 }
 
 struct region_stats {
@@ -96,12 +98,14 @@ struct region_stats {
   uint64_t passivated = 0;
   uint64_t restarted_after_failure = 0;
   std::vector<uint32_t> active_by_shard;  // filled by stats requests (256 entries)
+  uint64_t mailbox = 0;  // messages waiting in the region's mailbox (approximate)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, region_stats& x) {
   return f(caf::meta::type_name("tt.region_stats"), x.active_entities, x.started,
-           x.passivated, x.restarted_after_failure, x.active_by_shard);
+           x.passivated, x.restarted_after_failure, x.active_by_shard,
+           x.mailbox);
 }
 
 } // namespace tt

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <map>
 
 #include "caf/actor_system.hpp"
 #include "caf/stateful_actor.hpp"
@@ -58,6 +59,9 @@ struct gateway_state {
   // For events/s in `stats`: the previous sample.
   uint64_t last_events = 0;
   int64_t last_sample_ms = 0;
+  /// Moves in flight by the target's gateway: aborted at once when that
+  /// gateway goes down (a monitored remote proxy dies with its connection).
+  std::map<caf::actor_addr, std::function<void(const std::string&)>> move_aborts;
   static inline const char* name = "cluster_gateway";
 };
 
@@ -99,32 +103,38 @@ json::object nodes_doc(gateway_pointer self) {
   return json::object{{"nodes", std::move(arr)}};
 }
 
-/// Sums the per-shard active counts of every region kind.
-void gather_active(gateway_pointer self, std::function<void(std::vector<uint32_t>)> done) {
+/// Sums the per-shard active counts of every region kind; also reports each
+/// region's mailbox depth (by kind).
+void gather_active(gateway_pointer self,
+                   std::function<void(std::vector<uint32_t>, json::object)> done) {
   auto& r = self->state.deps.regions;
   auto acc = std::make_shared<std::vector<uint32_t>>(shard_count, 0);
+  auto boxes = std::make_shared<json::object>();
   auto pending = std::make_shared<int>(5);
-  auto add = [acc, pending, done](const region_stats& s) {
-    for (size_t i = 0; i < s.active_by_shard.size() && i < acc->size(); ++i)
-      (*acc)[i] += s.active_by_shard[i];
+  auto finish = [acc, boxes, pending, done] {
     if (--*pending == 0)
-      done(*acc);
+      done(*acc, *boxes);
   };
-  auto fail = [acc, pending, done](caf::error&) {
-    if (--*pending == 0)
-      done(*acc);
+  auto add = [acc, boxes, finish](const char* kind) {
+    return [acc, boxes, finish, kind](const region_stats& s) {
+      for (size_t i = 0; i < s.active_by_shard.size() && i < acc->size(); ++i)
+        (*acc)[i] += s.active_by_shard[i];
+      (*boxes)[kind] = s.mailbox;
+      finish();
+    };
   };
+  auto fail = [finish](caf::error&) { finish(); };
   auto t = std::chrono::seconds(2);
-  self->request(r.tickets, t, atoms::stats_atom_v).then(add, fail);
-  self->request(r.accounts, t, atoms::stats_atom_v).then(add, fail);
-  self->request(r.emails, t, atoms::stats_atom_v).then(add, fail);
-  self->request(r.wallets, t, atoms::stats_atom_v).then(add, fail);
-  self->request(r.trades, t, atoms::stats_atom_v).then(add, fail);
+  self->request(r.tickets, t, atoms::stats_atom_v).then(add("ticket_region"), fail);
+  self->request(r.accounts, t, atoms::stats_atom_v).then(add("account_region"), fail);
+  self->request(r.emails, t, atoms::stats_atom_v).then(add("email_index_region"), fail);
+  self->request(r.wallets, t, atoms::stats_atom_v).then(add("wallet_region"), fail);
+  self->request(r.trades, t, atoms::stats_atom_v).then(add("trade_region"), fail);
 }
 
 caf::result<admin_reply> shards_cmd(gateway_pointer self) {
   auto rp = self->make_response_promise<admin_reply>();
-  gather_active(self, [self, rp](std::vector<uint32_t> active) mutable {
+  gather_active(self, [self, rp](std::vector<uint32_t> active, json::object) mutable {
     auto& d = self->state.deps;
     json::array arr;
     std::vector<cluster_shard_info> shards;
@@ -304,7 +314,8 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
         st.last_events = js.events;
         st.last_sample_ms = now;
         auto extra = st.deps.extra_stats;
-        gather_active(self, [rp, js, rate, extra](std::vector<uint32_t> active) mutable {
+        gather_active(self, [rp, js, rate, extra](std::vector<uint32_t> active,
+                                                  json::object boxes) mutable {
           uint64_t total = 0;
           for (auto a : active)
             total += a;
@@ -319,6 +330,9 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
             {"log_next_offset", js.next_offset},
             {"active_entities", total},
             {"fsync_latency", "see tt_journal_fsync_seconds on /metrics"}};
+          boxes["journal"] = js.mailbox;
+          o["mailbox_depths"] = std::move(boxes);
+          o["journal_pending_appends"] = js.pending;
           if (extra) {
             boost::system::error_code ec;
             auto more = json::parse(extra(), ec);
@@ -364,16 +378,25 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
                       "shard");
   }
   auto rp = self->make_response_promise<admin_reply>();
-  auto abort = [cluster, shard, rp](const std::string& why) mutable {
+  auto finished = std::make_shared<bool>(false);  // abort and commit happen once
+  auto target = gw->address();
+  auto abort = [self, cluster, shard, rp, finished, target](const std::string& why) mutable {
+    if (*finished)
+      return;
+    *finished = true;
+    self->state.move_aborts.erase(target);
     cluster->end_move(shard);
     log::warn("shard_move_aborted", {{"shard", shard}, {"reason", why}});
     rp.deliver(make_error(errc::unavailable, "shard move aborted: " + why + "; "
                                                "this node still owns the shard with all its data"));
   };
+  self->monitor(*gw);
+  self->state.move_aborts[target] = abort;
   // 1. Barrier: every append queued before the fence closed is written.
   self->request(d.journal, std::chrono::seconds(30), atoms::stats_atom_v)
     .then(
-      [self, cluster, shard, to, epoch, gw = *gw, rp, abort](journal_stats&) mutable {
+      [self, cluster, shard, to, epoch, gw = *gw, rp, abort, finished,
+       target](journal_stats&) mutable {
         auto& d = self->state.deps;
         // 2. Passivate the shard's entities (their state is on disk).
         auto ignore = [](uint32_t) {};
@@ -405,23 +428,27 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
           return abort("reading the shard's entries failed");
         // 4. Stream the chunks, one at a time, then commit in etcd.
         auto send = std::make_shared<std::function<void(size_t)>>();
-        *send = [self, cluster, shard, to, epoch, gw, rp, abort, chunks, entries,
-                 send](size_t i) mutable {
+        *send = [self, cluster, shard, to, epoch, gw, rp, abort, chunks, entries, send, finished,
+                 target](size_t i) mutable {
           shard_import msg;
           msg.secret = self->state.deps.secret;
           msg.shard = shard;
           msg.from_node = self->state.deps.node_name;
           msg.triples = std::move((*chunks)[i]);
           msg.done = i + 1 == chunks->size();
-          self->request(gw, std::chrono::seconds(60), std::move(msg))
+          self->request(gw, std::chrono::seconds(15), std::move(msg))
             .then(
-              [self, cluster, shard, to, epoch, rp, abort, chunks, entries, send,
-               i](shard_import_ack& ack) mutable {
+              [self, cluster, shard, to, epoch, rp, abort, chunks, entries, send, i, finished,
+               target](shard_import_ack& ack) mutable {
+                if (*finished)
+                  return;  // aborted meanwhile (the target went down)
                 if (i + 1 < chunks->size())
                   return (*send)(i + 1);
                 std::string err;
                 if (!cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err))
                   return abort(err);
+                *finished = true;
+                self->state.move_aborts.erase(target);
                 cluster->end_move(shard);
                 // 5. The new owner serves it now; drop our copy of its timers.
                 self->request(self->state.deps.journal, std::chrono::seconds(60), drop_shard{shard})
@@ -534,6 +561,13 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
 
 cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_deps deps) {
   self->state.deps = std::move(deps);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto it = self->state.move_aborts.find(dm.source);
+    if (it != self->state.move_aborts.end()) {
+      auto abort = it->second;  // erases itself
+      abort("the target node went down (" + to_string(dm.reason) + ")");
+    }
+  });
   return {
     [self](cluster_hello& h) -> caf::result<node_regions> {
       if (h.version != cluster_wire_version || !secret_equal(h.secret, self->state.deps.secret)) {

@@ -161,7 +161,12 @@ journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<
       if (self->state.flush_scheduled || !self->state.pending.empty())
         flush(self);
     },
-    [self](atoms::stats_atom) -> journal_stats { return self->state.stats; },
+    [self](atoms::stats_atom) -> journal_stats {
+      auto out = self->state.stats;
+      out.mailbox = self->mailbox().size();
+      out.pending = self->state.pending.size();
+      return out;
+    },
     // Shard hand-off. Both run after every append queued before them (one
     // mailbox), on the writer thread that owns the store's caches.
     [self](import_entries& x) -> caf::result<uint64_t> {

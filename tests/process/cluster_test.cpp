@@ -326,6 +326,39 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
   auto again = f.admin(from_idx, "shard move " + std::to_string(shard) + " " + to);
   CHECK(again.find("not served by this node") != std::string::npos);
 
+  // A move interrupted by the target's death (kill -9 just before it): the
+  // move is refused or aborted, and the old owner still owns the shard with
+  // all its data.
+  {
+    auto own3 = owners(f, 0);
+    REQUIRE(own3.size() == tt::shard_count);
+    uint32_t s2 = tt::shard_of(tickets[1].id);
+    std::string owner = own3.at(s2);
+    std::string target = owner == "n2" ? "n3" : "n2";
+    int owner_idx = owner[1] - '1', target_idx = target[1] - '1';
+    std::map<std::string, std::string> before;  // ticket -> body
+    for (auto& t : tickets)
+      if (tt::shard_of(t.id) == s2)
+        before[t.id] = edges(owner_idx).get("/api/v1/tickets/" + t.id).body;
+    f.nodes[static_cast<size_t>(target_idx)]->kill(SIGKILL);
+    auto res = f.admin(owner_idx, "shard move " + std::to_string(s2) + " " + target);
+    MESSAGE("move to a dead node: " << res);
+    CHECK(res.find("\"to\"") == std::string::npos);  // not moved
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(owners(f, owner_idx).at(s2) == owner);
+    for (auto& [id, body] : before) {
+      auto r = edges(owner_idx).get("/api/v1/tickets/" + id);
+      CHECK(r.status == 200);
+      CHECK(r.body == body);
+    }
+    f.nodes[static_cast<size_t>(target_idx)] = f.make_node(target_idx);
+    f.nodes[static_cast<size_t>(target_idx)]->start();
+    REQUIRE(f.nodes[static_cast<size_t>(target_idx)]->wait_healthy(std::chrono::seconds(30)));
+    for (int i = 0; i < 100 && owners(f, 0).size() < tt::shard_count; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    connect_edges();
+  }
+
   // etcd lost: every node stops acting for its shards once its lease would
   // have expired (503 everywhere, nothing hangs); etcd back: the nodes
   // re-register, re-claim their shards (new epochs) and serve everything.

@@ -462,11 +462,11 @@ auto members(const append_events& x) {
 }
 auto members(const append_ack& x) { return std::tie(x.last_seq, x.first_offset); }
 auto members(const journal_stats& x) {
-  return std::tie(x.next_offset, x.batches, x.events, x.conflicts, x.fenced);
+  return std::tie(x.next_offset, x.batches, x.events, x.conflicts, x.fenced, x.mailbox, x.pending);
 }
 auto members(const region_stats& x) {
   return std::tie(x.active_entities, x.started, x.passivated, x.restarted_after_failure,
-                  x.active_by_shard);
+                  x.active_by_shard, x.mailbox);
 }
 auto members(const cluster_hello& x) { return std::tie(x.version, x.secret, x.from); }
 auto members(const admin_command& x) { return std::tie(x.version, x.secret, x.args); }
@@ -563,8 +563,8 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
                    append_events{1, "tid", 4, {"e1", std::string("\0e2", 3)}, "snap", 6,
                                  {"owner\0k", "listed"}, {"wake", "123"}, 77});
   check_round_trip(sys, "append_ack", append_ack{5, 17});
-  check_round_trip(sys, "journal_stats", journal_stats{10, 2, 9, 1, 3});
-  check_round_trip(sys, "region_stats", region_stats{3, 4, 5, 6, {0, 2, 1}});
+  check_round_trip(sys, "journal_stats", journal_stats{10, 2, 9, 1, 3, 4, 5});
+  check_round_trip(sys, "region_stats", region_stats{3, 4, 5, 6, {0, 2, 1}, 7});
   check_round_trip(sys, "cluster_hello", cluster_hello{2, "secret", "n1"});
   check_round_trip(sys, "admin_command", admin_command{2, "secret", {"entity", "show"}});
   check_round_trip(sys, "admin_reply", admin_reply{"{\"nodes\":[]}"});
