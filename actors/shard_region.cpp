@@ -97,6 +97,7 @@ ticket_region_actor::behavior_type ticket_region_impl(ticket_region::pointer sel
     [self](withdraw_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](get_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](ticket_trade_step& c) { return ticket_region::route<ticket_view>(self, c); },
+    [self](record_valuation& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](atoms::stats_atom) { return ticket_region::stats(self); },
     [self](atoms::sweep_atom) { ticket_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return ticket_region::passivate_one(self, id); },

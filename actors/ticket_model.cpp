@@ -84,6 +84,11 @@ void ticket_model::apply(const event_envelope& ev) {
     s.last_transfer_ref = x->trade_id;
     s.transfer_refs.push_back(x->trade_id);
     s.updated_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<ticket_valued>(&ev.payload)) {
+    // A valuation is not a change of the ticket: updated_at stays.
+    s.valuation_version = x->model_version;
+    s.valuation_method = x->method;
+    s.valuation_credit_minor = x->credit_minor;
   }
   // Unknown payloads (a newer build's) and other kinds' payloads are ignored.
 }
@@ -185,6 +190,25 @@ caf::expected<std::vector<event_payload>> ticket_model::decide(const withdraw_ti
     return make_error(errc::invalid_state,
                       std::string{"ticket is "} + to_string(state.status) + ", cannot withdraw");
   return std::vector<event_payload>{ticket_withdrawn{cmd.reason}};
+}
+
+caf::expected<std::vector<event_payload>>
+ticket_model::decide(const record_valuation& cmd) const {
+  using out = std::vector<event_payload>;
+  if (!exists)
+    return make_error(errc::not_found, "no such ticket", "id");
+  if (cmd.credit_minor < 0)
+    return make_error(errc::invalid_argument, "credit must not be negative", "credit_minor");
+  if (cmd.confidence_ppm > 1'000'000)
+    return make_error(errc::invalid_argument, "confidence is at most 1000000 ppm", "confidence_ppm");
+  if (cmd.model_version.empty() || cmd.method.empty())
+    return make_error(errc::invalid_argument, "model version and method are required", "method");
+  const auto& s = state;
+  if (s.valuation_version == cmd.model_version && s.valuation_method == cmd.method
+      && s.valuation_credit_minor == cmd.credit_minor)
+    return out{};  // unchanged: nothing to record
+  return out{ticket_valued{cmd.credit_minor, cmd.currency, cmd.confidence_ppm, cmd.model_version,
+                           cmd.method, cmd.median_samples}};
 }
 
 caf::expected<std::vector<event_payload>>

@@ -51,6 +51,10 @@ struct ticket_model {
   /// repeating a step that already happened for that trade decides nothing.
   caf::expected<std::vector<event_payload>> decide(const ticket_trade_step& cmd,
                                                    const persistence::node_keys& keys) const;
+  /// A valuation: one ticket_valued event when the model version, the method
+  /// or the credit differs from the last recorded one, else nothing (so
+  /// repeated GETs of an unchanged valuation write nothing). Any status.
+  caf::expected<std::vector<event_payload>> decide(const record_valuation& cmd) const;
 };
 
 /// "owner\0<account>\0" — the prefix of an account's tickets in the index.

@@ -169,6 +169,7 @@ const char* event_type_name(const event_payload& p) {
     const char* operator()(const trade_cash_added&) const { return "trade_cash_added"; }
     const char* operator()(const trade_deposit&) const { return "trade_deposit"; }
     const char* operator()(const trade_disputed&) const { return "trade_disputed"; }
+    const char* operator()(const ticket_valued&) const { return "ticket_valued"; }
   };
   return std::visit(visitor{}, p);
 }
@@ -355,6 +356,15 @@ std::string encode_event(const event_envelope& e) {
       t.setBy(text(x.by));
       t.setReason(text(x.reason));
     }
+    void operator()(const ticket_valued& x) {
+      auto t = b.initTicketValued();
+      t.setCreditMinor(x.credit_minor);
+      t.setCurrency(text(x.currency));
+      t.setConfidencePpm(x.confidence_ppm);
+      t.setModelVersion(text(x.model_version));
+      t.setMethod(text(x.method));
+      t.setMedianSamples(x.median_samples);
+    }
   };
   std::visit(visitor{payload}, e.payload);
   return to_bytes(mb);
@@ -507,6 +517,18 @@ std::optional<event_envelope> decode_event(std::string_view bytes, std::string* 
         e.payload = trade_disputed{str(t.getBy()), str(t.getReason())};
         break;
       }
+      case schema::Event::Payload::TICKET_VALUED: {
+        auto t = p.getTicketValued();
+        ticket_valued x;
+        x.credit_minor = t.getCreditMinor();
+        x.currency = str(t.getCurrency());
+        x.confidence_ppm = t.getConfidencePpm();
+        x.model_version = str(t.getModelVersion());
+        x.method = str(t.getMethod());
+        x.median_samples = t.getMedianSamples();
+        e.payload = std::move(x);
+        break;
+      }
       default:
         e.payload = unknown_payload{static_cast<uint16_t>(p.which())};
     }
@@ -542,6 +564,9 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setHoldTradeId(text(t->hold_trade_id));
     b.setLastTransferRef(text(t->last_transfer_ref));
     write_list(b.initTransferRefs(static_cast<unsigned>(t->transfer_refs.size())), t->transfer_refs);
+    b.setValuationVersion(text(t->valuation_version));
+    b.setValuationMethod(text(t->valuation_method));
+    b.setValuationCreditMinor(t->valuation_credit_minor);
   } else if (auto* w = std::get_if<wallet_state>(&s.state)) {
     auto b = st.initWallet();
     b.setCurrency(text(w->currency));
@@ -640,6 +665,9 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.hold_trade_id = str(r.getHoldTradeId());
       t.last_transfer_ref = str(r.getLastTransferRef());
       t.transfer_refs = read_list(r.getTransferRefs());
+      t.valuation_version = str(r.getValuationVersion());
+      t.valuation_method = str(r.getValuationMethod());
+      t.valuation_credit_minor = r.getValuationCreditMinor();
       s.state = std::move(t);
     } else if (st.which() == schema::Snapshot::State::WALLET) {
       auto r = st.getWallet();

@@ -236,6 +236,21 @@ struct TradeDisputed {
   reason @1 :Text;
 }
 
+# -- valuation (schema v3 additions; v1 and v2 bytes decode unchanged) -------
+
+# The valuation service priced the ticket (docs/valuation.md). Written only
+# when the model version, the method or the credit differs from the ticket's
+# last recorded valuation. No floating point: the confidence is in parts per
+# million (0..1000000).
+struct TicketValued {
+  creditMinor @0 :Int64;
+  currency @1 :Text;
+  confidencePpm @2 :UInt32;
+  modelVersion @3 :Text;
+  method @4 :Text;          # "model" | "median_fallback" | "model_low_confidence"
+  medianSamples @5 :UInt32; # resales behind a median_fallback; 0 otherwise
+}
+
 struct Event {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -266,6 +281,7 @@ struct Event {
     tradeCashAdded @25 :TradeCashAdded;
     tradeDeposit @26 :TradeDeposit;
     tradeDisputed @27 :TradeDisputed;
+    ticketValued @28 :TicketValued;
   }
 }
 
@@ -282,6 +298,10 @@ struct TicketState {
   holdTradeId @8 :Text;     # the open trade holding it; empty if none
   lastTransferRef @9 :Text; # the trade/transfer that last moved it
   transferRefs @10 :List(Text);  # every trade/transfer that moved it, oldest first
+  # v3: the last recorded valuation (TicketValued); empty/0 if none.
+  valuationVersion @11 :Text;
+  valuationMethod @12 :Text;
+  valuationCreditMinor @13 :Int64;
 }
 
 struct Session {

@@ -16,8 +16,9 @@
 namespace tt {
 
 /// 1: tickets and identity; 2: settlement (tickets held/deposited/transferred,
-/// wallets, trades). Readers accept every earlier version.
-constexpr uint16_t event_schema_version = 2;
+/// wallets, trades); 3: valuations (ticket_valued, the ticket snapshot's last
+/// valuation). Readers accept every earlier version.
+constexpr uint16_t event_schema_version = 3;
 
 struct ticket_listed {
   ticket_fields fields;
@@ -190,6 +191,20 @@ struct trade_disputed {
   friend bool operator==(const trade_disputed&, const trade_disputed&) = default;
 };
 
+/// A valuation of the ticket was recorded (schema v3; docs/valuation.md).
+/// Money in integer minor units of `currency`; the confidence in parts per
+/// million (no floating point in events). `method`: "model",
+/// "median_fallback" or "model_low_confidence".
+struct ticket_valued {
+  int64_t credit_minor = 0;
+  std::string currency;
+  uint32_t confidence_ppm = 0;
+  std::string model_version;
+  std::string method;
+  uint32_t median_samples = 0;
+  friend bool operator==(const ticket_valued&, const ticket_valued&) = default;
+};
+
 /// A payload this build does not know (written by a newer schema).
 struct unknown_payload {
   uint16_t which = 0;
@@ -202,7 +217,7 @@ using event_payload
                  account_registered, session_started, session_rotated, session_revoked,
                  email_claimed, ticket_held, ticket_released, ticket_deposited,
                  ticket_transferred, wallet_posted, trade_proposed, trade_status_changed,
-                 trade_cash_added, trade_deposit, trade_disputed>;
+                 trade_cash_added, trade_deposit, trade_disputed, ticket_valued>;
 
 struct event_envelope {
   uint16_t schema_version = event_schema_version;
@@ -238,6 +253,11 @@ struct ticket_state {
   /// Every trade/transfer that moved it (a retried step of an older trade
   /// must be recognised as done even after the ticket moved on).
   std::vector<std::string> transfer_refs;
+  /// The last recorded valuation (ticket_valued); empty/0 if none. A new
+  /// valuation is recorded only when one of the three differs.
+  std::string valuation_version;
+  std::string valuation_method;
+  int64_t valuation_credit_minor = 0;
 
   friend bool operator==(const ticket_state&, const ticket_state&) = default;
 };

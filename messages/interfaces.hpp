@@ -10,6 +10,7 @@
 #include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
 #include "messages/type_ids.hpp"
+#include "messages/valuation.hpp"
 
 namespace tt {
 
@@ -28,7 +29,8 @@ using ticket_commands = caf::typed_actor<
   caf::replies_to<update_ticket>::with<ticket_view>,
   caf::replies_to<withdraw_ticket>::with<ticket_view>,
   caf::replies_to<get_ticket>::with<ticket_view>,
-  caf::replies_to<ticket_trade_step>::with<ticket_view>>;
+  caf::replies_to<ticket_trade_step>::with<ticket_view>,
+  caf::replies_to<record_valuation>::with<ticket_view>>;
 
 /// One ticket entity (actors/ticket_entity.hpp). Started and passivated by the
 /// region; `passivate_atom` asks it to stop after the commands before it.
@@ -125,6 +127,15 @@ using timer_service_actor = caf::typed_actor<caf::reacts_to<atoms::sweep_atom>>;
 /// The market feed (actors/market_index.hpp): applies new log events to the
 /// marketplace index when the journal says the log advanced.
 using market_feed_actor = caf::typed_actor<caf::reacts_to<log_advanced>>;
+
+/// The valuation service (actors/valuation_service.hpp): follows the global
+/// log like the market feed (listings -> event table, completed trades ->
+/// resale velocity and medians), owns the loaded model, values tickets and
+/// records each valuation on the ticket (`record_valuation`).
+using valuation_service_actor
+  = caf::typed_actor<caf::reacts_to<log_advanced>,
+                     caf::replies_to<valuate_ticket>::with<ticket_valuation>,
+                     caf::replies_to<reload_model>::with<model_status>>;
 
 /// The node's notifier (nodes/notifier.hpp): fans committed events out to
 /// live subscribers.

@@ -121,6 +121,28 @@ typename Inspector::result_type inspect(Inspector& f, get_ticket& x) {
   return f(caf::meta::type_name("tt.get_ticket"), x.ticket_id);
 }
 
+/// Record a valuation of the ticket (sent by the valuation service, see
+/// messages/valuation.hpp). The entity writes one `ticket_valued` event only
+/// when `model_version`, `method` or `credit_minor` differs from its last
+/// recorded valuation; otherwise it answers without writing (idempotent).
+/// Money in minor units of `currency`; confidence in parts per million.
+struct record_valuation {
+  std::string ticket_id;
+  int64_t credit_minor = 0;
+  std::string currency;
+  uint32_t confidence_ppm = 0;
+  std::string model_version;
+  std::string method;
+  uint32_t median_samples = 0;
+  request_meta meta;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_valuation& x) {
+  return f(caf::meta::type_name("tt.record_valuation"), x.ticket_id, x.credit_minor, x.currency,
+           x.confidence_ppm, x.model_version, x.method, x.median_samples, x.meta);
+}
+
 /// A ticket as the outside may see it: never the raw barcode.
 struct ticket_view {
   std::string id;
@@ -148,5 +170,6 @@ inline const std::string& target_id(const list_ticket& x) { return x.ticket_id; 
 inline const std::string& target_id(const update_ticket& x) { return x.ticket_id; }
 inline const std::string& target_id(const withdraw_ticket& x) { return x.ticket_id; }
 inline const std::string& target_id(const get_ticket& x) { return x.ticket_id; }
+inline const std::string& target_id(const record_valuation& x) { return x.ticket_id; }
 
 } // namespace tt

@@ -15,6 +15,7 @@
 #include "messages/notify.hpp"
 #include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
+#include "messages/valuation.hpp"
 
 namespace tt {
 struct node_regions;  // messages/cluster_regions.hpp (holds region handles)
@@ -65,6 +66,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::drop_shard))
   CAF_ADD_TYPE_ID(tt, (tt::shard_import))
   CAF_ADD_TYPE_ID(tt, (tt::shard_import_ack))
+  CAF_ADD_TYPE_ID(tt, (tt::record_valuation))
+  CAF_ADD_TYPE_ID(tt, (tt::valuate_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::valuation_factor))
+  CAF_ADD_TYPE_ID(tt, (tt::ticket_valuation))
+  CAF_ADD_TYPE_ID(tt, (tt::reload_model))
+  CAF_ADD_TYPE_ID(tt, (tt::model_status))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

@@ -36,7 +36,7 @@ namespace {
 constexpr const char* help_text
   = "nodes | shards | shard move SHARD NODE | entity show KIND ID | "
     "entity events KIND ID [--from SEQ] | snapshot KIND ID | passivate KIND ID | "
-    "timers [--due] | stats | config | help";
+    "timers [--due] | stats | config | model reload [PATH] | help";
 
 /// Entries per shard_import chunk are capped by bytes (keys + values).
 constexpr size_t import_chunk_bytes = 512 * 1024;
@@ -472,6 +472,37 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
   return rp;
 }
 
+/// `model reload [PATH]`: the valuation service loads PATH (default: its
+/// --model, else the newest *.model in <data-dir>/models/) on a thread of its
+/// own and swaps it in; the reply names the version serving now and its
+/// validation metrics. A failed load keeps the old model and is an error.
+caf::result<admin_reply> model_reload(gateway_pointer self, const std::string& path) {
+  auto& d = self->state.deps;
+  if (!d.valuation)
+    return make_error(errc::unavailable, "this node has no valuation service");
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(d.valuation, std::chrono::seconds(120), reload_model{path})
+    .then(
+      [rp](model_status& s) mutable {
+        if (!s.error.empty()) {
+          rp.deliver(make_error(errc::invalid_argument,
+                                "model reload failed: " + s.error
+                                  + (s.loaded ? "; still serving " + s.version : std::string{}),
+                                "model"));
+          return;
+        }
+        boost::system::error_code ec;
+        auto metrics = json::parse(s.metrics_json, ec);
+        rp.deliver(admin_reply{json::serialize(
+          json::object{{"model_version", s.version},
+                       {"path", s.path},
+                       {"loaded_at", format_rfc3339(s.loaded_at_ms)},
+                       {"metrics", ec ? json::value{} : metrics}})});
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
 /// The receiving side of a hand-off: write the entries through our journal.
 caf::result<shard_import_ack> shard_import_cmd(gateway_pointer self, shard_import& x) {
   auto& d = self->state.deps;
@@ -515,6 +546,11 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
   }
   if (verb == "timers")
     return timers_cmd(self, a.size() > 1 && a[1] == "--due");
+  if (verb == "model") {
+    if (a.size() < 2 || a.size() > 3 || a[1] != "reload")
+      return bad("usage: model reload [PATH]");
+    return model_reload(self, a.size() == 3 ? a[2] : std::string{});
+  }
   if (verb == "shard") {
     if (a.size() != 4 || a[1] != "move")
       return bad("usage: shard move SHARD NODE");

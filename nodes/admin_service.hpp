@@ -6,7 +6,7 @@
 //
 // Commands (args[0]): help, nodes, shards, entity show KIND ID, entity events
 // KIND ID [--from SEQ], snapshot KIND ID, passivate KIND ID, timers [--due],
-// stats, config. Replies are JSON documents (tt-admin renders tables).
+// stats, config, model reload [PATH]. Replies are JSON documents (tt-admin renders tables).
 
 #include <cstdint>
 #include <functional>
@@ -33,6 +33,8 @@ struct gateway_deps {
   node_regions regions;  // this node's regions
   std::shared_ptr<const persistence::event_store> store;
   journal_actor journal;
+  /// `model reload [PATH]`: the node's valuation service (may be null).
+  valuation_service_actor valuation;
   /// Cluster mode only; null on an embedded node (one node, every shard).
   std::shared_ptr<cluster_member> cluster;
   std::string config_json;  // the effective configuration, secrets redacted

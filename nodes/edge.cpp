@@ -4,6 +4,7 @@
 #include "nodes/market_routes.hpp"
 #include "nodes/tail_routes.hpp"
 #include "nodes/trade_routes.hpp"
+#include "nodes/valuation_routes.hpp"
 
 namespace tt::nodes {
 
@@ -381,7 +382,7 @@ const std::vector<route_entry>& route_table() {
     {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
     {{"GET", "/api/v1/events/stream", true, "Every event over WebSocket (admin/analytics)"}, get_event_stream},
   };
-  for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes()})
+  for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes(), &valuation_routes()})
     t.insert(t.end(), more->begin(), more->end());
   return t;
   }();

@@ -67,6 +67,7 @@ struct edge_deps {
   notifier_actor notifier;
   std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
   journal_actor journal;  // consumer offsets (index-only appends)
+  valuation_service_actor valuation;  // GET /api/v1/tickets/{id}/valuation
   /// GET /api/v1/cluster/nodes: the cluster's nodes as a JSON array text
   /// ([{"name","http","status"}]); thread-safe. Unset: this node alone.
   std::function<std::string()> cluster_nodes;

@@ -196,6 +196,11 @@ std::optional<std::string> etcd_client::post(const std::string& target, const st
         return std::nullopt;  // a real answer: do not retry elsewhere
       }
       return std::move(res.body());
+    } catch (const boost::system::system_error& e) {
+      last_error_ = "etcd " + endpoints_[current_] + target + ": " + e.code().message();
+      conn_.reset();
+      if (attempt % 2 == 1)
+        current_ = (current_ + 1) % endpoints_.size();
     } catch (const std::exception& e) {
       last_error_ = "etcd " + endpoints_[current_] + target + ": " + e.what();
       conn_.reset();

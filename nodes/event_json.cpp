@@ -96,6 +96,14 @@ std::string render_event(uint64_t offset, const event_envelope& ev) {
   } else if (auto* x = std::get_if<trade_disputed>(&ev.payload)) {
     data["status"] = "disputed";
     data["reason"] = x->reason;
+  } else if (auto* x = std::get_if<ticket_valued>(&ev.payload)) {
+    data["credit_minor"] = x->credit_minor;
+    data["currency"] = x->currency;
+    data["confidence_ppm"] = x->confidence_ppm;
+    data["model_version"] = x->model_version;
+    data["method"] = x->method;
+    if (x->method == "median_fallback")
+      data["median_samples"] = x->median_samples;
   }
   o["data"] = std::move(data);
   return json::serialize(o);

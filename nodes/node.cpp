@@ -4,11 +4,14 @@
 #include <prometheus/registry.h>
 
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 
 #include "actors/entity_env.hpp"
 #include "actors/market_index.hpp"
 #include "actors/settlement.hpp"
 #include "actors/shard_region.hpp"
+#include "actors/valuation_service.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/io/middleman.hpp"
@@ -54,6 +57,15 @@ struct node::impl {
   payment_provider_actor payments;
   transfer_adapter_actor transfers;
   timer_service_actor timers;
+  valuation_service_actor valuation;
+  /// The journal's on_commit starts before the valuation service exists
+  /// (the service needs the ticket region, which needs the journal): it
+  /// reads the handle from here.
+  struct valuation_slot {
+    std::mutex mtx;
+    valuation_service_actor handle;
+  };
+  std::shared_ptr<valuation_slot> valuation_hook = std::make_shared<valuation_slot>();
   std::unique_ptr<persistence::pg_projector> projector;  // --postgres only
   cluster_gateway_actor gateway;                          // --cluster-port only
   std::shared_ptr<persistence::shard_fence> fence;        // cluster mode only
@@ -135,6 +147,8 @@ std::string node::impl::config_json() const {
   o["cluster_size"] = cfg.cluster_size;
   o["lease_ttl_s"] = cfg.lease_ttl_s;
   o["admin_secret"] = cfg.admin_secret.empty() ? "" : "(set, redacted)";
+  o["model"] = cfg.model_path;
+  o["event_meta"] = cfg.event_meta_file;
   return boost::json::serialize(o);
 }
 
@@ -177,6 +191,7 @@ bool node::impl::start_cluster(std::string* error) {
   gd.regions = local;
   gd.store = store;
   gd.journal = journal;
+  gd.valuation = valuation;
   gd.cluster = cluster;
   gd.config_json = config_json();
   gd.extra_stats = [p = projector.get(), st = store]() -> std::string {
@@ -268,10 +283,15 @@ bool node::start(std::string* error) {
     d.projector->start();  // connects on its own thread; never blocks the node
   }
   persistence::journal_config jc;
-  jc.on_commit = [n = d.notifier, m = d.market_feed,
-                  p = d.projector.get()](uint64_t next_offset) {
+  jc.on_commit = [n = d.notifier, m = d.market_feed, p = d.projector.get(),
+                  v = d.valuation_hook](uint64_t next_offset) {
     caf::anon_send(n, log_advanced{next_offset});
     caf::anon_send(m, log_advanced{next_offset});
+    {
+      std::lock_guard<std::mutex> guard{v->mtx};
+      if (v->handle)
+        caf::anon_send(v->handle, log_advanced{next_offset});
+    }
     if (p)
       p->notify(next_offset);
   };
@@ -305,6 +325,28 @@ bool node::start(std::string* error) {
     trade_env.settlement = std::move(sd);
     d.trades = actors::spawn_trade_region(*d.sys, trade_env, rc, d.registry.get());
   }
+  {
+    actors::valuation_service_config vc;
+    vc.model_path = d.cfg.model_path;
+    vc.models_dir = d.cfg.data_dir + "/models";
+    vc.request_timeout = d.cfg.request_timeout;
+    if (!d.cfg.event_meta_file.empty()) {
+      std::ifstream in(d.cfg.event_meta_file);
+      if (!in) {
+        *error = "cannot open --event-meta " + d.cfg.event_meta_file;
+        return false;
+      }
+      try {
+        vc.event_meta = actors::read_event_meta_csv(in, d.cfg.event_meta_file);
+      } catch (const actors::valuation_error& e) {
+        *error = std::string{"--event-meta: "} + e.what();
+        return false;
+      }
+    }
+    d.valuation = actors::spawn_valuation_service(*d.sys, d.store, d.region, std::move(vc));
+    std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
+    d.valuation_hook->handle = d.valuation;
+  }
   actors::timer_service_config tc;
   tc.poll_interval = d.cfg.timer_poll;
   d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get());
@@ -335,6 +377,7 @@ bool node::start(std::string* error) {
   deps.notifier = d.notifier;
   deps.market = d.market;
   deps.journal = d.journal;
+  deps.valuation = d.valuation;
   if (d.cluster) {
     deps.cluster_nodes = [c = d.cluster]() {
       boost::json::array arr;
@@ -415,6 +458,11 @@ void node::stop() {
     caf::anon_send_exit(d.journal, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.notifier, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.market_feed, caf::exit_reason::user_shutdown);
+    {
+      std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
+      d.valuation_hook->handle = nullptr;
+    }
+    caf::anon_send_exit(d.valuation, caf::exit_reason::user_shutdown);
     if (d.gateway)
       caf::anon_send_exit(d.gateway, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
@@ -432,6 +480,7 @@ void node::stop() {
   d.notifier = nullptr;
   d.market_feed = nullptr;
   d.timers = nullptr;
+  d.valuation = nullptr;
   d.trades = nullptr;
   d.payments = nullptr;
   d.transfers = nullptr;

@@ -58,6 +58,13 @@ struct node_config {
   int64_t lease_ttl_s = 3;
   /// The cluster's admin secret (tt-admin and node-to-node hellos).
   std::string admin_secret;
+  /// Valuation (docs/valuation.md "In the node"): the model file; empty: the
+  /// newest `*.model` in `<data-dir>/models/`. Loaded in the background; the
+  /// node serves without one (valuations answer 503 no_model).
+  std::string model_path;
+  /// Optional CSV of event metadata listings do not carry (team/opponent
+  /// rank, demand score); empty: none. A bad file fails start().
+  std::string event_meta_file;
 };
 
 class node {

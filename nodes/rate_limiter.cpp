@@ -28,6 +28,8 @@ const bucket_rule* rate_limit_config::rule_for(std::string_view method,
     return &post_trade_cash;
   if (method == "POST" && route == "/api/v1/tickets/{id}/transfer")
     return &post_ticket_transfer;
+  if (method == "GET" && route == "/api/v1/tickets/{id}/valuation")
+    return &get_valuation;
   return nullptr;
 }
 

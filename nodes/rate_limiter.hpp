@@ -29,6 +29,7 @@ struct rate_limit_config {
   bucket_rule post_trades{3, 3.0 / 60};
   bucket_rule post_trade_cash{5, 5.0 / 60};
   bucket_rule post_ticket_transfer{10, 10.0 / 60};
+  bucket_rule get_valuation{60, 60.0 / 60};  // model evaluations (~1 ms each) per account
 
   /// The per-endpoint rule for a route of the route table, or nullptr.
   const bucket_rule* rule_for(std::string_view method, std::string_view route_pattern) const;

@@ -30,7 +30,7 @@ namespace json = boost::json;
 namespace {
 
 const char* const verbs[] = {"nodes", "shards", "entity", "snapshot", "passivate", "timers",
-                             "stats", "config", "help", "quit", "exit", nullptr};
+                             "stats", "config", "model", "help", "quit", "exit", nullptr};
 
 char* verb_generator(const char* text, int state) {
   static size_t idx;
@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-s", timeout_s, "per-command timeout")->capture_default_str();
   app.footer("Commands: nodes | shards | entity show KIND ID | entity events KIND ID [--from SEQ]\n"
              "          snapshot KIND ID | passivate KIND ID | timers [--due] | stats | config\n"
+             "          model reload [PATH]\n"
              "KIND: ticket, account, wallet, trade, email_index");
   CLI11_PARSE(app, argc, argv);
 

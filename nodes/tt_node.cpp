@@ -95,6 +95,13 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--admin-secret-file", admin_secret_file,
                  "file with the cluster's admin secret (else env TT_ADMIN_SECRET)");
+  app.add_option("--model", cfg.model_path,
+                 "valuation model file written by tt-train (default: the newest *.model in "
+                 "<data-dir>/models/; without one valuations answer 503 no_model)");
+  app.add_option("--event-meta", cfg.event_meta_file,
+                 "CSV of event metadata listings do not carry: "
+                 "event_id,team_rank,opponent_rank,demand_score (docs/valuation.md)")
+    ->check(CLI::ExistingFile);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

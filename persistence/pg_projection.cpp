@@ -327,6 +327,16 @@ struct mapper {
                   expr("status", "CASE WHEN deposited_count + 1 >= ticket_count THEN 'transferring' "
                                  "WHEN status = 'accepted' THEN 'in_escrow' ELSE status END")});
   }
+  void operator()(const ticket_valued& x) const {
+    // One history row per valuation (the ticket row does not change).
+    out.push_back(insert("valuation_history", {{"\"offset\"", off()}},
+                         {set("ticket_id", ev.entity_id), set("at", ts()),
+                          set("value_minor", x.credit_minor), set("currency", x.currency),
+                          set("source", x.method),
+                          set("confidence_ppm", static_cast<int64_t>(x.confidence_ppm)),
+                          set("model_version", x.model_version),
+                          set("median_samples", static_cast<int64_t>(x.median_samples))}));
+  }
   void operator()(const trade_disputed& x) const {
     trade_update({set("status", to_string(trade_status::disputed))});
     out.push_back(upsert("disputes", {{"trade_id", ev.entity_id}},

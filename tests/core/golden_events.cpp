@@ -256,4 +256,46 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v2() {
   return out;
 }
 
+std::vector<std::pair<std::string, event_envelope>> golden_events_v3() {
+  std::vector<std::pair<std::string, event_envelope>> out;
+  ticket_valued v;
+  v.credit_minor = 31250;
+  v.currency = "USD";
+  v.confidence_ppm = 812500;
+  v.model_version = "tt-val-0123456789ab";
+  v.method = "median_fallback";
+  v.median_samples = 7;
+  auto e = base_v2(entity_kind::ticket, ticket_id, 6, v);
+  e.schema_version = 3;
+  out.emplace_back("ticket_valued", e);
+  return out;
+}
+
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v3() {
+  std::vector<std::pair<std::string, snapshot_envelope>> out;
+  snapshot_envelope k;
+  k.schema_version = 3;
+  k.kind = entity_kind::ticket;
+  k.entity_id = ticket_id;
+  k.seq = 6;
+  k.taken_at_ms = 1795910400999;
+  ticket_state kt;
+  kt.fields = fields();
+  kt.seller = alice;
+  kt.status = ticket_status::listed;
+  kt.barcode_hash = "bh";
+  kt.barcode_sealed = std::string("\x01\x02\x00\x03", 4);
+  kt.dedup_hash = "dh";
+  kt.created_at_ms = 1795910400001;
+  kt.updated_at_ms = 1795910400005;
+  kt.last_transfer_ref = "xfer-1";
+  kt.transfer_refs = {"xfer-1"};
+  kt.valuation_version = "tt-val-0123456789ab";
+  kt.valuation_method = "median_fallback";
+  kt.valuation_credit_minor = 31250;
+  k.state = kt;
+  out.emplace_back("snapshot_ticket", k);
+  return out;
+}
+
 } // namespace tt::test

@@ -18,4 +18,9 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v1();
 std::vector<std::pair<std::string, event_envelope>> golden_events_v2();
 std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v2();
 
+/// Schema version 3: valuations (ticket_valued; the ticket snapshot's last
+/// valuation).
+std::vector<std::pair<std::string, event_envelope>> golden_events_v3();
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v3();
+
 } // namespace tt::test

@@ -433,3 +433,81 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
   for (auto& n : f.nodes)
     n->kill(SIGTERM);
 }
+
+TEST_CASE("tt-admin against a single embedded node: every command") {
+  setenv("TT_ADMIN_SECRET", secret, 1);
+  temp_dir dir;
+  auto http = free_port(), cport = free_port();
+  node_process n{(dir.path / "node").string(), http,
+                 {"--cluster-port", std::to_string(cport), "--no-rate-limits", "--argon2-mem-mib",
+                  "8", "--argon2-ops", "1"}};
+  n.start();
+  REQUIRE(n.wait_healthy());
+  http_client c{http};
+  auto token = login(c, "admin-shell@example.com");
+  REQUIRE(!token.empty());
+  auto r = c.post("/api/v1/tickets", listing_body("adm", 1), {bearer(token)});
+  REQUIRE(r.status == 201);
+  auto id = std::string(r.json().at("id").as_string());
+  REQUIRE(c.request(boost::beast::http::verb::patch, "/api/v1/tickets/" + id,
+                    R"({"price_minor":4321})", {bearer(token)})
+            .status
+          == 200);
+  auto admin = [&](const std::string& cmd, bool as_json = true) {
+    return run(std::string{"TT_ADMIN_SECRET='"} + secret + "' " + TT_ADMIN_BIN
+               + " --node 127.0.0.1:" + std::to_string(cport) + (as_json ? " --json" : "")
+               + " -c '" + cmd + "'");
+  };
+  auto json_of = [&](const std::string& cmd) {
+    auto [rc, out] = admin(cmd);
+    CAPTURE(cmd);
+    CAPTURE(out);
+    CHECK(rc == 0);
+    boost::system::error_code ec;
+    auto v = boost::json::parse(out, ec);
+    CHECK(!ec);
+    return v;
+  };
+  auto nodes = json_of("nodes");
+  CHECK(nodes.at("nodes").as_array().size() == 1);
+  auto shards = json_of("shards");
+  CHECK(shards.at("shards").as_array().size() == tt::shard_count);
+  auto shown = json_of("entity show ticket " + id);
+  CHECK(shown.at("price_minor") == 4321);
+  auto events = json_of("entity events ticket " + id);
+  REQUIRE(events.at("events").as_array().size() == 2);
+  CHECK(events.at("events").as_array()[1].at("type") == "ticket_updated");
+  auto later = json_of("entity events ticket " + id + " --from 2");
+  CHECK(later.at("events").as_array().size() == 1);
+  auto snap = json_of("snapshot ticket " + id);
+  CHECK(snap.at("last_seq") == 2);
+  auto pass = json_of("passivate ticket " + id);
+  CHECK(pass.at("was_active") == true);
+  auto timers = json_of("timers");
+  CHECK(timers.at("timers").is_array());
+  auto stats = json_of("stats");
+  CHECK(stats.at("events_total").as_int64() >= 3);
+  CHECK(stats.at("mailbox_depths").is_object());
+  auto cfg = json_of("config");
+  CHECK(cfg.at("config").at("cluster_port") == cport);
+  // Tables for people, clear errors for mistakes.
+  auto [rc_t, table] = admin("shards", false);
+  CHECK(rc_t == 0);
+  CHECK(table.find("SHARD") != std::string::npos);
+  auto [rc_bad, bad] = admin("entity show dragon " + id);
+  CHECK(rc_bad != 0);
+  CHECK(bad.find("unknown kind") != std::string::npos);
+  auto [rc_move, move] = admin("shard move 3 n2");
+  CHECK(rc_move != 0);
+  CHECK(move.find("cluster mode") != std::string::npos);
+  // A node told to join an unreachable etcd says so and exits.
+  auto [rc_etcd, etcd_out] = run(std::string{TT_NODE_BIN} + " --data-dir " + (dir.path / "x").string()
+                                 + " --http-port 0 --node-name x --cluster-port "
+                                 + std::to_string(free_port()) + " --etcd http://127.0.0.1:1");
+  CHECK(rc_etcd != 0);
+  CHECK(etcd_out.find("cannot reach etcd") != std::string::npos);
+  auto [rc_help, help] = admin("help", false);
+  CHECK(rc_help == 0);
+  CHECK(help.find("shard move") != std::string::npos);
+  n.kill(SIGTERM);
+}

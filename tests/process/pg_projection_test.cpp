@@ -54,7 +54,7 @@ const char* ticket2 = "K3333333333333333333333";
 
 TEST_CASE("golden events of every type map to the expected rows") {
   std::set<std::string> seen;
-  for (const char* version : {"v1", "v2"}) {
+  for (const char* version : {"v1", "v2", "v3"}) {
     for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TT_GOLDEN_DIR) / version)) {
       auto stem = entry.path().stem().string();
       if (stem.rfind("snapshot_", 0) == 0)
@@ -205,6 +205,20 @@ TEST_CASE("golden events of every type map to the expected rows") {
         auto* t = find_op(ops, "trades");
         CHECK(col(t, "deposited_count") == "1");
         CHECK(t->column("status")->mode == pp::pg_column::how::expr);
+      } else if (stem == "ticket_valued") {
+        REQUIRE(ops.size() == 2);
+        auto* v = find_op(ops, "valuation_history");
+        CHECK(v->op == pp::pg_row_op::kind::insert);
+        CHECK(v->key("\"offset\"")->value == "41");
+        CHECK(col(v, "ticket_id") == std::string(ticket2));
+        CHECK(col(v, "value_minor") == "31250");
+        CHECK(col(v, "currency") == "USD");
+        CHECK(col(v, "source") == "median_fallback");
+        CHECK(col(v, "confidence_ppm") == "812500");
+        CHECK(col(v, "model_version") == "tt-val-0123456789ab");
+        CHECK(col(v, "median_samples") == "7");
+        CHECK(col(v, "at") == pp::pg_time(ev->timestamp_ms));
+        CHECK(find_op(ops, "tickets") == nullptr);  // a valuation does not change the ticket row
       } else if (stem == "trade_disputed") {
         CHECK(col(find_op(ops, "trades"), "status") == "disputed");
         auto* d = find_op(ops, "disputes");
@@ -219,7 +233,7 @@ TEST_CASE("golden events of every type map to the expected rows") {
     }
   }
   // Every event type of the schema has a golden file, hence was checked.
-  CHECK(seen.size() == 18);
+  CHECK(seen.size() == 19);
 
   // A final status resolves the dispute; undecodable bytes still get their audit row.
   tt::event_envelope e;
@@ -466,9 +480,10 @@ TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a Postg
   {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < until
-           && pg.query("SELECT count(*) FROM schema_migrations") != std::optional<std::string>{"1"})
+           && pg.query("SELECT count(*) FROM schema_migrations") != std::optional<std::string>{"2"})
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     REQUIRE(pg.number("SELECT count(*) FROM schema_migrations WHERE version = '001_projections'") == 1);
+    REQUIRE(pg.number("SELECT count(*) FROM schema_migrations WHERE version = '002_valuation_history'") == 1);
     REQUIRE(pg.number("SELECT count(*) FROM valuation_history") == 0);
   }
 
@@ -546,7 +561,7 @@ TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a Postg
   auto n3 = wait_caught_up(pg, c, std::chrono::seconds(60));
   REQUIRE(n3 > n2);
   check_exactly_once(pg, n3, acked, account);
-  CHECK(pg.number("SELECT count(*) FROM schema_migrations") == 1);  // not re-applied
+  CHECK(pg.number("SELECT count(*) FROM schema_migrations") == 2);  // not re-applied
   node.kill(SIGTERM);
   CHECK(WIFEXITED(node.exit_status()));
 }

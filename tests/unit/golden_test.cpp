@@ -334,3 +334,59 @@ TEST_CASE("v1 ticket snapshots read the settlement fields as empty") {
   CHECK(t.hold_trade_id.empty());
   CHECK(t.last_transfer_ref.empty());
 }
+
+// -- schema version 3 (valuations), tests/golden/v3/ ----------------------------------
+
+TEST_CASE("v3 golden: ticket_valued decodes to the same values") {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v3/ticket_valued.bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  std::string why;
+  auto ev = decode_event(bytes, &why);
+  REQUIRE_MESSAGE(ev.has_value(), why);
+  CHECK(ev->schema_version == 3);
+  CHECK(ev->kind == entity_kind::ticket);
+  CHECK(ev->entity_id == "K3333333333333333333333");
+  CHECK(ev->seq == 6);
+  CHECK(ev->timestamp_ms == 1795910400006);
+  CHECK(ev->user_id == "U1111111111111111111111");
+  const auto& v = std::get<ticket_valued>(ev->payload);
+  CHECK(v.credit_minor == 31250);
+  CHECK(v.currency == "USD");
+  CHECK(v.confidence_ppm == 812500);
+  CHECK(v.model_version == "tt-val-0123456789ab");
+  CHECK(v.method == "median_fallback");
+  CHECK(v.median_samples == 7);
+  CHECK(std::string(event_type_name(ev->payload)) == "ticket_valued");
+}
+
+TEST_CASE("v3 golden: the ticket snapshot carries the last valuation") {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v3/snapshot_ticket.bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  auto s = decode_snapshot(bytes);
+  REQUIRE(s.has_value());
+  CHECK(s->schema_version == 3);
+  CHECK(s->seq == 6);
+  const auto& t = std::get<ticket_state>(s->state);
+  CHECK(t.status == ticket_status::listed);
+  CHECK(t.seller == "U1111111111111111111111");
+  CHECK(t.updated_at_ms == 1795910400005);
+  CHECK(t.transfer_refs == std::vector<std::string>{"xfer-1"});
+  CHECK(t.valuation_version == "tt-val-0123456789ab");
+  CHECK(t.valuation_method == "median_fallback");
+  CHECK(t.valuation_credit_minor == 31250);
+}
+
+TEST_CASE("v1 and v2 ticket snapshots read the valuation fields as empty") {
+  auto v1 = golden_snapshot("snapshot_ticket");
+  auto v2 = golden_snapshot_v2("snapshot_ticket");
+  for (const auto* s : {&v1, &v2}) {
+    const auto& t = std::get<ticket_state>(s->state);
+    CHECK(t.valuation_version.empty());
+    CHECK(t.valuation_method.empty());
+    CHECK(t.valuation_credit_minor == 0);
+  }
+}
