@@ -375,7 +375,6 @@ std::shared_ptr<const node_regions> cluster_member::peer(const cluster_node_info
 
 void cluster_member::round() {
   auto& etcd = *etcd_;
-  auto now = steady_ms();
   std::string err;
   // 1. The lease (kept alive by its own thread; see keepalive_loop).
   if (lease_lost_.exchange(false)) {
