@@ -159,6 +159,10 @@ bool node::impl::start_cluster(std::string* error) {
     return true;
   auto host = cfg.cluster_host.empty() ? cfg.http_host : cfg.cluster_host;
   std::string name = cfg.node_name.empty() ? "local" : cfg.node_name;
+  // The edge's address as peers and consumers reach it: a wildcard listen
+  // address is advertised as the cluster host (the pod's DNS name in k8s).
+  bool wildcard = cfg.http_host == "0.0.0.0" || cfg.http_host == "::";
+  auto http_address = (wildcard ? host : cfg.http_host) + ":" + std::to_string(cfg.http_port);
   node_regions local;
   local.node_name = name;
   local.tickets = region;
@@ -171,7 +175,7 @@ bool node::impl::start_cluster(std::string* error) {
     cc.node_name = name;
     cc.cluster_host = host;
     cc.cluster_port = cfg.cluster_port;
-    cc.http_address = cfg.http_host + ":" + std::to_string(cfg.http_port);
+    cc.http_address = http_address;
     cc.etcd = cfg.etcd;
     cc.prefix = cfg.etcd_prefix;
     cc.lease_ttl_s = cfg.lease_ttl_s;
@@ -186,7 +190,7 @@ bool node::impl::start_cluster(std::string* error) {
   gd.secret = cfg.admin_secret;
   gd.node_name = name;
   gd.node_id = local.node_id;
-  gd.http_address = cfg.http_host + ":" + std::to_string(cfg.http_port);
+  gd.http_address = http_address;
   gd.cluster_address = host + ":" + std::to_string(cfg.cluster_port);
   gd.regions = local;
   gd.store = store;
