@@ -105,7 +105,7 @@ void market_index::index_out(uint32_t slot) {
 
 void market_index::apply(uint64_t offset, const event_envelope& ev) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  if (offset >= next_offset_)
+  if (offset != 0 && offset >= next_offset_)
     next_offset_ = offset + 1;
   if (ev.kind != entity_kind::ticket)
     return;

@@ -57,8 +57,9 @@ struct market_page {
 class market_index {
 public:
   /// Applies one event (ticket events change the index; others are ignored).
-  /// Called by the single writer in log order; `offset` is the event's log
-  /// offset.
+  /// Called by the writers in each log's order; `offset` is the event's
+  /// offset in this node's log, or 0 for an event from a peer's log (cluster
+  /// mode: it does not move this node's `next_offset`).
   void apply(uint64_t offset, const event_envelope& ev);
 
   /// One page of listed tickets matching `q`, in the requested order.

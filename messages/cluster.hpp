@@ -78,4 +78,29 @@ typename Inspector::result_type inspect(Inspector& f, shard_import_ack& x) {
   return f(caf::meta::type_name("tt.shard_import_ack"), x.node_id, x.lease, x.written);
 }
 
+/// A page of a node's global log for a peer's read models (the cluster-wide
+/// marketplace): events with offset >= `from`, at most `max`.
+struct read_log_page {
+  uint32_t version = cluster_wire_version;
+  std::string secret;
+  uint64_t from = 1;
+  uint32_t max = 1024;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_log_page& x) {
+  return f(caf::meta::type_name("tt.read_log_page"), x.version, x.secret, x.from, x.max);
+}
+
+struct log_page {
+  std::vector<std::string> events;  // encoded Event, in offset order from `from`
+  uint64_t next = 1;                // the offset to ask for next
+  uint64_t end = 1;                 // the log's end when read (next offset to be written)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_page& x) {
+  return f(caf::meta::type_name("tt.log_page"), x.events, x.next, x.end);
+}
+
 } // namespace tt

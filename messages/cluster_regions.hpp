@@ -32,6 +32,7 @@ typename Inspector::result_type inspect(Inspector& f, node_regions& x) {
 using cluster_gateway_actor
   = caf::typed_actor<caf::replies_to<cluster_hello>::with<node_regions>,
                      caf::replies_to<admin_command>::with<admin_reply>,
-                     caf::replies_to<shard_import>::with<shard_import_ack>>;
+                     caf::replies_to<shard_import>::with<shard_import_ack>,
+                     caf::replies_to<read_log_page>::with<log_page>>;
 
 } // namespace tt

@@ -620,6 +620,21 @@ cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_
       log::info("admin_command", {{"verb", c.args.empty() ? "" : c.args[0]}});
       return run(self, c.args);
     },
+    [self](read_log_page& x) -> caf::result<log_page> {
+      if (x.version != cluster_wire_version || !secret_equal(x.secret, self->state.deps.secret))
+        return make_error(errc::forbidden, "bad cluster secret or wire version");
+      log_page page;
+      auto& store = *self->state.deps.store;
+      page.end = store.next_offset();
+      page.next = std::max<uint64_t>(x.from, 1);
+      auto max = std::min<uint32_t>(std::max<uint32_t>(x.max, 1), 4096);
+      store.read_log(page.next, max, [&](uint64_t offset, std::string_view bytes) {
+        page.events.emplace_back(bytes);
+        page.next = offset + 1;
+        return true;
+      });
+      return page;
+    },
     [self](shard_import& x) -> caf::result<shard_import_ack> {
       if (x.version != cluster_wire_version || !secret_equal(x.secret, self->state.deps.secret)) {
         log::warn("shard_import_refused", {{"from", x.from_node}});

@@ -26,6 +26,7 @@
 #include "nodes/http_server.hpp"
 #include "nodes/jwt.hpp"
 #include "nodes/notifier.hpp"
+#include "nodes/peer_market_feed.hpp"
 #include "nodes/passwords.hpp"
 #include "nodes/rate_limiter.hpp"
 #include "persistence/event_store.hpp"
@@ -71,6 +72,7 @@ struct node::impl {
   std::shared_ptr<persistence::shard_fence> fence;        // cluster mode only
   std::shared_ptr<actors::cluster_routes> routes;         // cluster mode only
   std::shared_ptr<cluster_member> cluster;                // cluster mode only
+  peer_feed_actor peer_market;                            // cluster mode only
   int64_t started_ms = 0;
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
@@ -220,6 +222,7 @@ bool node::impl::start_cluster(std::string* error) {
     if (!cluster->join(error))
       return false;
     cluster->start();
+    peer_market = spawn_peer_market_feed(*sys, cluster, market, cfg.admin_secret, name);
   }
   log::info("cluster_port_open", {{"port", static_cast<unsigned>(cfg.cluster_port)},
                                   {"node", name},
@@ -469,6 +472,8 @@ void node::stop() {
     caf::anon_send_exit(d.valuation, caf::exit_reason::user_shutdown);
     if (d.gateway)
       caf::anon_send_exit(d.gateway, caf::exit_reason::user_shutdown);
+    if (d.peer_market)
+      caf::anon_send_exit(d.peer_market, caf::exit_reason::user_shutdown);
     d.sys->await_all_actors_done();
   }
   d.http_edge.reset();
@@ -490,6 +495,7 @@ void node::stop() {
   d.transfers = nullptr;
   d.wallets = nullptr;
   d.gateway = nullptr;
+  d.peer_market = nullptr;
   d.cluster.reset();
   d.routes.reset();
   d.sys.reset();

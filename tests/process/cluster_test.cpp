@@ -74,7 +74,7 @@ struct cluster_fixture {
       "--cluster-port", std::to_string(cport[i]),
       "--etcd",        "http://127.0.0.1:" + std::to_string(etcd_port),
       "--cluster-size", "3",
-      "--lease-ttl-s", "2",
+      "--lease-ttl-s", "4",  // keep-alive margin for a loaded CI machine
       "--argon2-mem-mib", "8",
       "--argon2-ops", "1",
       "--no-rate-limits",
@@ -181,6 +181,21 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     for (int i = 0; i < 3; ++i)
       CHECK(edges(i).get("/api/v1/tickets/" + t.id).status == 200);
 
+  // The marketplace on every node lists the tickets of every node (each node
+  // follows its peers' logs).
+  for (int i = 0; i < 3; ++i) {
+    size_t seen = 0;
+    for (int attempt = 0; attempt < 50 && seen < tickets.size(); ++attempt) {
+      auto r = edges(i).get("/api/v1/marketplace?event_id=ev-cl&limit=100");
+      REQUIRE(r.status == 200);
+      seen = r.json().at("items").as_array().size();
+      if (seen < tickets.size())
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CAPTURE(i);
+    CHECK(seen == tickets.size());
+  }
+
   // A cross-node swap: the two tickets, the trade and the wallets live on
   // different nodes; every call goes through a different edge.
   {
@@ -230,10 +245,10 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     CHECK(edges(2).get("/api/v1/me/wallet", {bearer(bob)}).json().at("available_minor") == 250);
   }
 
-  // kill -9 n3: within its lease TTL (2 s) plus a poll, its shards answer
+  // kill -9 n3: within its lease TTL (4 s) plus a poll, its shards answer
   // 503 fast; everything else keeps serving.
   f.nodes[2]->kill(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));
   int down = 0, up = 0;
   for (auto& t : tickets) {
     for (int i = 0; i < 2; ++i) {
@@ -363,7 +378,7 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
   // have expired (503 everywhere, nothing hangs); etcd back: the nodes
   // re-register, re-claim their shards (new epochs) and serve everything.
   ::kill(f.etcd.pid, SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
   for (int i = 0; i < 3; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = edges(i).get("/api/v1/tickets/" + tickets[0].id);

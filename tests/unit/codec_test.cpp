@@ -477,6 +477,8 @@ auto members(const shard_import& x) {
   return std::tie(x.version, x.secret, x.shard, x.from_node, x.triples, x.done);
 }
 auto members(const shard_import_ack& x) { return std::tie(x.node_id, x.lease, x.written); }
+auto members(const read_log_page& x) { return std::tie(x.version, x.secret, x.from, x.max); }
+auto members(const log_page& x) { return std::tie(x.events, x.next, x.end); }
 auto members(const account_view& x) {
   return std::tie(x.id, x.email, x.display_name, x.created_at_ms, x.version);
 }
@@ -573,6 +575,8 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
   check_round_trip(sys, "shard_import",
                    shard_import{2, "secret", 5, "n1", {std::string(1, '\3'), "k", "v"}, true});
   check_round_trip(sys, "shard_import_ack", shard_import_ack{"nid", 77, 3});
+  check_round_trip(sys, "read_log_page", read_log_page{2, "secret", 9, 100});
+  check_round_trip(sys, "log_page", log_page{{std::string("\0ev", 3)}, 10, 12});
   {
     std::vector<std::string> v{"a", "", std::string("\0z", 2)};
     CHECK(caf_round_trip(sys, v) == v);
