@@ -12,18 +12,12 @@
 
 #include "messages/entity.hpp"
 #include "support.hpp"
+#include "bench_stats.hpp"
 
 using namespace tt::test;
 using clk = std::chrono::steady_clock;
 
 namespace {
-
-double pct(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
 
 struct result {
   double rate = 0;
@@ -62,7 +56,7 @@ result drive(uint16_t port, const std::vector<std::string>& ids, const std::stri
   }
   for (auto& t : threads)
     t.join();
-  return result{static_cast<double>(done) / seconds, pct(lat, 0.5), pct(lat, 0.99), errors};
+  return result{static_cast<double>(done) / seconds, tt::bench::percentile(lat, 0.5), tt::bench::percentile(lat, 0.99), errors};
 }
 
 } // namespace

@@ -18,18 +18,12 @@
 #include <vector>
 
 #include "actors/market_index.hpp"
+#include "bench_stats.hpp"
 
 using namespace tt;
 using clk = std::chrono::steady_clock;
 
 namespace {
-
-double pct(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
 
 const char* categories[] = {"basketball", "football", "baseball", "hockey", "soccer", "concert",
                             "theatre", "comedy", "opera", "festival", "family", "esports"};
@@ -152,12 +146,12 @@ int main(int argc, char** argv) {
       scan.push_back(std::chrono::duration<double, std::milli>(clk::now() - a).count());
     }
   }
-  double p50 = pct(lat, 0.5), p99 = pct(lat, 0.99), mx = pct(lat, 1.0);
-  double s50 = pct(scan, 0.5);
+  double p50 = tt::bench::percentile(lat, 0.5), p99 = tt::bench::percentile(lat, 0.99), mx = tt::bench::percentile(lat, 1.0);
+  double s50 = tt::bench::percentile(scan, 0.5);
   std::printf("\n%-26s %10s %10s %10s\n", "", "p50 ms", "p99 ms", "max ms");
   std::printf("%-26s %10.3f %10.3f %10.3f\n", "market index", p50, p99, mx);
-  std::printf("%-26s %10.3f %10.3f %10.3f\n", "full scan (baseline)", s50, pct(scan, 0.99),
-              pct(scan, 1.0));
+  std::printf("%-26s %10.3f %10.3f %10.3f\n", "full scan (baseline)", s50, tt::bench::percentile(scan, 0.99),
+              tt::bench::percentile(scan, 1.0));
   std::printf("index p50 is %.0fx faster than a scan; p99 %.3f ms (target < 10 ms: %s)\n",
               p50 > 0 ? s50 / p50 : 0.0, p99, p99 < 10 ? "met" : "NOT met");
   std::printf("{\"listings\":%zu,\"queries\":%zu,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,"

@@ -42,6 +42,7 @@
 #include "persistence/event_store.hpp"
 #include "persistence/journal_actor.hpp"
 #include "persistence/node_keys.hpp"
+#include "bench_stats.hpp"
 
 using namespace tt;
 using clk = std::chrono::steady_clock;
@@ -162,14 +163,6 @@ void client(caf::event_based_actor* self, trade_region_actor trades, pair_setup 
   };
   (*next)();
   self->become([](const caf::message&) {});
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
-  return v[i];
 }
 
 /// Runs the PostgreSQL anchor script; returns its last stdout line (JSON).
@@ -348,8 +341,8 @@ int main(int argc, char** argv) {
     double tps = static_cast<double>(res->swaps.load()) / elapsed;
     {
       std::lock_guard<std::mutex> g{res->mtx};
-      double p50 = percentile(res->latencies_ms, 0.5);
-      double p99 = percentile(res->latencies_ms, 0.99);
+      double p50 = tt::bench::percentile(res->latencies_ms, 0.5);
+      double p99 = tt::bench::percentile(res->latencies_ms, 0.99);
       // The invariants still hold after the load.
       auto audit = actors::run_audit(*store);
       audit_events = audit.events;
@@ -360,7 +353,7 @@ int main(int argc, char** argv) {
       if (!pg.empty())
         std::printf("%-28s %12.0f %10.2f %10.2f\n", "PostgreSQL anchor", pg_tps, pg_p50, pg_p99);
       std::printf("%-28s %12.0f %10.2f %10.2f\n", "Ticket Trader (actors)", tps, p50, p99);
-      double c50 = percentile(res->call_ms, 0.5), c99 = percentile(res->call_ms, 0.99);
+      double c50 = tt::bench::percentile(res->call_ms, 0.5), c99 = tt::bench::percentile(res->call_ms, 0.99);
       std::printf("%-28s %12s %10.2f %10.2f   (each of the 4 calls of a swap)\n",
                   "  per API call", "", c50, c99);
       if (pg_tps > 0)
@@ -371,7 +364,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(audit_sum),
                   static_cast<unsigned long long>(res->errors.load()));
       std::printf("{\"tt_call_p50_ms\":%.3f,\"tt_call_p99_ms\":%.3f,",
-                  percentile(res->call_ms, 0.5), percentile(res->call_ms, 0.99));
+                  tt::bench::percentile(res->call_ms, 0.5), tt::bench::percentile(res->call_ms, 0.99));
       std::printf("\"tt_swaps_per_s\":%.1f,\"tt_p50_ms\":%.3f,\"tt_p99_ms\":%.3f,"
                   "\"pg_swaps_per_s\":%.1f,\"pg_p50_ms\":%.3f,\"pg_p99_ms\":%.3f,\"ratio\":%.3f,"
                   "\"clients\":%u,\"pg_clients\":%u,\"seconds\":%u,\"errors\":%llu,"

@@ -27,18 +27,12 @@
 
 #include "actors/market_generator.hpp"
 #include "actors/valuation_model.hpp"
+#include "bench_stats.hpp"
 
 using namespace tt::actors;
 using clk = std::chrono::steady_clock;
 
 namespace {
-
-double pct(std::vector<double> v, double q) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
 
 double loadavg() {
   double l = -1;
@@ -156,8 +150,8 @@ int main(int argc, char** argv) {
   sink += out.empty() ? 0 : out[0].credit_minor;
   double load1 = loadavg();
 
-  double p50 = pct(lat_predict, 0.5), p99 = pct(lat_predict, 0.99);
-  double v50 = pct(lat_valuate, 0.5), v99 = pct(lat_valuate, 0.99);
+  double p50 = tt::bench::percentile(lat_predict, 0.5), p99 = tt::bench::percentile(lat_predict, 0.99);
+  double v50 = tt::bench::percentile(lat_valuate, 0.5), v99 = tt::bench::percentile(lat_valuate, 0.99);
   std::fprintf(stderr,
                "\n valuation model %s (%s)\n"
                " accuracy on %lld held-out sales (trained on %lld)\n"
