@@ -77,7 +77,8 @@ struct trade_traits {
     return spawn_trade_entity(sys, std::move(env), std::move(id));
   }
   template <class Cmd>
-  static constexpr bool creates = std::is_same_v<Cmd, propose_trade>;
+  static constexpr bool creates
+    = std::is_same_v<Cmd, propose_trade> || std::is_same_v<Cmd, propose_match>;
   static bool valid_id(std::string_view id) { return persistence::is_valid_id(id); }
 };
 
@@ -98,6 +99,7 @@ ticket_region_actor::behavior_type ticket_region_impl(ticket_region::pointer sel
     [self](get_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](ticket_trade_step& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](record_valuation& c) { return ticket_region::route<ticket_view>(self, c); },
+    [self](offer_ticket& c) { return ticket_region::route<ticket_view>(self, c); },
     [self](atoms::stats_atom) { return ticket_region::stats(self); },
     [self](atoms::sweep_atom) { ticket_region::sweep(self); },
     [self](atoms::passivate_atom, std::string& id) { return ticket_region::passivate_one(self, id); },
@@ -157,6 +159,7 @@ trade_region_actor::behavior_type trade_region_impl(trade_region::pointer self, 
   trade_region::init(self, std::move(env), cfg, reg);
   return {
     [self](propose_trade& c) { return trade_region::route<trade_view>(self, c); },
+    [self](propose_match& c) { return trade_region::route<trade_view>(self, c); },
     [self](trade_action& c) { return trade_region::route<trade_view>(self, c); },
     [self](atoms::stats_atom) { return trade_region::stats(self); },
     [self](atoms::sweep_atom) { trade_region::sweep(self); },

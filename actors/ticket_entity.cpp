@@ -27,6 +27,7 @@ ticket_actor::behavior_type broken(ticket_pointer self, caf::error err) {
     [fail](get_ticket& x) { return fail(x); },
     [fail](ticket_trade_step& x) { return fail(x); },
     [fail](record_valuation& x) { return fail(x); },
+    [fail](offer_ticket& x) { return fail(x); },
     [self](atoms::passivate_atom) { self->quit(); },
   };
 }
@@ -62,6 +63,7 @@ ticket_actor::behavior_type ticket_entity(ticket_pointer self, entity_env_ptr en
     [self](withdraw_ticket& cmd) { return handle(self, cmd, false); },
     [self](ticket_trade_step& cmd) { return handle(self, cmd, false); },
     [self](record_valuation& cmd) { return handle(self, cmd, false); },
+    [self](offer_ticket& cmd) { return handle(self, cmd, false); },
     [self](get_ticket&) -> caf::result<ticket_view> {
       auto& core = self->state.core;
       if (!core.model.exists)

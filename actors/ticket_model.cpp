@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "actors/model_snapshot.hpp"
+#include "actors/wallet_model.hpp"
 #include "messages/errc.hpp"
 #include "persistence/node_keys.hpp"
 
@@ -63,6 +64,7 @@ void ticket_model::apply(const event_envelope& ev) {
     s.updated_at_ms = ev.timestamp_ms;
   } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
     s.status = ticket_status::withdrawn;
+    s.offer_open = false;  // an offer ends with its listing
     s.updated_at_ms = ev.timestamp_ms;
   } else if (auto* x = std::get_if<ticket_held>(&ev.payload)) {
     s.status = ticket_status::held;
@@ -83,12 +85,19 @@ void ticket_model::apply(const event_envelope& ev) {
     s.hold_trade_id.clear();
     s.last_transfer_ref = x->trade_id;
     s.transfer_refs.push_back(x->trade_id);
+    s.offer_open = false;  // the old owner's offer does not bind the new one
     s.updated_at_ms = ev.timestamp_ms;
   } else if (auto* x = std::get_if<ticket_valued>(&ev.payload)) {
     // A valuation is not a change of the ticket: updated_at stays.
     s.valuation_version = x->model_version;
     s.valuation_method = x->method;
     s.valuation_credit_minor = x->credit_minor;
+  } else if (auto* x = std::get_if<ticket_offered>(&ev.payload)) {
+    s.offer_open = true;
+    s.offer = *x;
+    s.offer_at_ms = ev.timestamp_ms;
+  } else if (std::get_if<ticket_offer_closed>(&ev.payload)) {
+    s.offer_open = false;
   }
   // Unknown payloads (a newer build's) and other kinds' payloads are ignored.
 }
@@ -135,6 +144,14 @@ ticket_view ticket_model::view(uint64_t version, bool created) const {
   v.updated_at_ms = state.updated_at_ms;
   v.version = version;
   v.created = created;
+  v.offer_open = state.offer_open;
+  v.want_event_ids = state.offer.want_event_ids;
+  v.want_categories = state.offer.want_categories;
+  v.want_venues = state.offer.want_venues;
+  v.max_cash_minor = state.offer.max_cash_minor;
+  v.weights_permille = state.offer.weights_permille;
+  v.offer_at_ms = state.offer_at_ms;
+  v.credit_minor = state.valuation_credit_minor;
   return v;
 }
 
@@ -209,6 +226,33 @@ ticket_model::decide(const record_valuation& cmd) const {
     return out{};  // unchanged: nothing to record
   return out{ticket_valued{cmd.credit_minor, cmd.currency, cmd.confidence_ppm, cmd.model_version,
                            cmd.method, cmd.median_samples}};
+}
+
+caf::expected<std::vector<event_payload>> ticket_model::decide(const offer_ticket& cmd) const {
+  using out = std::vector<event_payload>;
+  if (!exists)
+    return make_error(errc::not_found, "no such ticket", "ticket_id");
+  if (cmd.meta.user_id != state.seller)
+    return make_error(errc::forbidden, "only the owner may offer this ticket", "ticket_id");
+  if (cmd.close) {
+    if (!state.offer_open)
+      return out{};  // idempotent
+    return out{ticket_offer_closed{"withdrawn"}};
+  }
+  if (state.status != ticket_status::listed)
+    return make_error(errc::invalid_state,
+                      std::string{"ticket is "} + to_string(state.status) + ", not listed",
+                      "ticket_id");
+  if (cmd.max_cash_minor < 0 || cmd.max_cash_minor > max_amount_minor)
+    return make_error(errc::invalid_argument, "max cash is out of range", "want.max_cash_minor");
+  for (auto w : cmd.weights_permille)
+    if (w < 0 || w > 1000)
+      return make_error(errc::invalid_argument, "weights are 0..1", "weights");
+  ticket_offered ev{cmd.want_event_ids, cmd.want_categories, cmd.want_venues,
+                    cmd.max_cash_minor, cmd.weights_permille};
+  if (state.offer_open && state.offer == ev)
+    return out{};  // the same offer is open already
+  return out{std::move(ev)};
 }
 
 caf::expected<std::vector<event_payload>>

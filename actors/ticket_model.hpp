@@ -55,6 +55,9 @@ struct ticket_model {
   /// or the credit differs from the last recorded one, else nothing (so
   /// repeated GETs of an unchanged valuation write nothing). Any status.
   caf::expected<std::vector<event_payload>> decide(const record_valuation& cmd) const;
+  /// Opens/replaces or closes the swap offer (owner only; opening needs
+  /// `listed`). An identical open offer or closing a closed one: nothing.
+  caf::expected<std::vector<event_payload>> decide(const offer_ticket& cmd) const;
 };
 
 /// "owner\0<account>\0" — the prefix of an account's tickets in the index.

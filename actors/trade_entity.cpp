@@ -125,6 +125,23 @@ payment_command intent_cmd(trade_pointer self, const std::string& party, intent_
   return c;
 }
 
+/// A matched trade's payment command for one cash flow.
+payment_command flow_cmd(trade_pointer self, const trade_model::cash_flow& f, intent_op op,
+                         const request_meta& meta) {
+  auto& m = model(self);
+  payment_command c;
+  c.intent_id = f.intent;
+  c.op = static_cast<uint8_t>(op);
+  c.payer = f.payer;
+  c.payee = f.payee;
+  c.amount_minor = op == intent_op::cancel ? 0 : f.amount_minor;
+  if (op == intent_op::capture)
+    c.fee_minor = trade_model::fee_of(f.amount_minor, m.state.fee_bps);
+  c.currency = m.state.currency;
+  c.meta = step_meta(self, meta);
+  return c;
+}
+
 /// Holds `party`'s tickets and cash for this trade.
 void hold_side(trade_pointer self, const std::string& party, const request_meta& meta,
                done_fn done) {
@@ -132,9 +149,14 @@ void hold_side(trade_pointer self, const std::string& party, const request_meta&
   std::vector<step_fn> steps;
   for (const auto& t : m.side_of(party))
     steps.push_back(ticket_step_fn(self, t, ticket_step::hold, party, {}, meta));
-  if (m.pays(party) > 0)
+  if (m.matched()) {
+    for (const auto& f : m.cash_flows())
+      if (f.payer == party)
+        steps.push_back(payment_fn(self, flow_cmd(self, f, intent_op::authorize, meta)));
+  } else if (m.pays(party) > 0) {
     steps.push_back(
       payment_fn(self, intent_cmd(self, party, intent_op::authorize, m.pays(party), meta)));
+  }
   run_parallel(std::move(steps), std::move(done));
 }
 
@@ -147,12 +169,34 @@ void release_side(trade_pointer self, const std::string& party, const request_me
   auto& m = model(self);
   for (const auto& t : m.side_of(party))
     steps.push_back(ticket_step_fn(self, t, ticket_step::release, {}, {}, meta));
+  if (m.matched()) {
+    for (const auto& f : m.cash_flows())
+      if (f.payer == party)
+        steps.push_back(payment_fn(self, flow_cmd(self, f, intent_op::cancel, meta)));
+    return;
+  }
   steps.push_back(payment_fn(self, intent_cmd(self, party, intent_op::cancel, 0, meta)));
+}
+
+/// Moves every party's tickets to its receiver and captures every cash flow
+/// (a matched trade).
+void settle_matched(trade_pointer self, const request_meta& meta, done_fn done) {
+  auto& m = model(self);
+  std::vector<step_fn> steps;
+  for (const auto& p : m.state.parties)
+    for (const auto& t : p.give)
+      steps.push_back(
+        ticket_step_fn(self, t, ticket_step::transfer, p.account, m.receiver_of(p.account), meta));
+  for (const auto& f : m.cash_flows())
+    steps.push_back(payment_fn(self, flow_cmd(self, f, intent_op::capture, meta)));
+  run_parallel(std::move(steps), std::move(done));
 }
 
 /// Moves every ticket to its new owner and settles the net cash.
 void settle(trade_pointer self, const request_meta& meta, done_fn done) {
   auto& m = model(self);
+  if (m.matched())
+    return settle_matched(self, meta, std::move(done));
   const auto& s = m.state;
   std::vector<step_fn> steps;
   for (const auto& t : s.give)
@@ -186,8 +230,7 @@ void settle(trade_pointer self, const request_meta& meta, done_fn done) {
 trade_status_changed status_event(trade_pointer self, trade_status st,
                                   trade_status target = trade_status::proposing,
                                   std::string reason = {}) {
-  auto& s = model(self).state;
-  return trade_status_changed{st, target, std::move(reason), {s.proposer, s.counterparty}};
+  return trade_status_changed{st, target, std::move(reason), model(self).party_accounts()};
 }
 
 /// Moves the trade's durable wake timer to `due_ms` without an event (an
@@ -246,8 +289,8 @@ void drive(trade_pointer self, const request_meta& meta, done_fn done) {
       return;
     case trade_status::releasing: {
       std::vector<step_fn> steps;
-      release_side(self, m.state.proposer, meta, steps);
-      release_side(self, m.state.counterparty, meta, steps);
+      for (const auto& party : m.party_accounts())
+        release_side(self, party, meta, steps);
       run_parallel(std::move(steps), [self, meta, done](caf::error err) {
         if (err)
           return done(err);
@@ -365,6 +408,124 @@ caf::result<trade_view> propose(trade_pointer self, propose_trade& cmd) {
   return rp;
 }
 
+// -- propose a match (the matcher) ---------------------------------------------------
+
+/// Validates a match's shape: 2..max_match_parties distinct parties, each
+/// giving 1..10 tickets (no ticket twice) to another party, every party
+/// receiving from exactly one, nets in range and summing to zero.
+caf::error check_match(const propose_match& cmd) {
+  const auto n = cmd.parties.size();
+  if (n < 2 || n > max_match_parties)
+    return make_error(errc::invalid_argument, "a match has 2 to 3 parties", "parties");
+  std::set<std::string> accounts, tickets;
+  std::vector<int> received(n, 0);
+  int64_t sum = 0;
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& p = cmd.parties[i];
+    if (p.account.empty() || !accounts.insert(p.account).second)
+      return make_error(errc::invalid_argument, "parties must be distinct accounts", "parties");
+    if (p.give.empty() || p.give.size() > max_trade_tickets)
+      return make_error(errc::invalid_argument, "each party gives 1 to 10 tickets", "parties");
+    for (const auto& t : p.give)
+      if (!tickets.insert(t).second)
+        return make_error(errc::invalid_argument, "a ticket appears twice", "parties");
+    total += p.give.size();
+    if (p.receiver >= n || p.receiver == i)
+      return make_error(errc::invalid_argument, "a party gives to another party", "parties");
+    ++received[p.receiver];
+    if (p.net_cash_minor > max_amount_minor || p.net_cash_minor < -max_amount_minor)
+      return make_error(errc::invalid_argument, "cash is out of range", "parties");
+    sum += p.net_cash_minor;
+  }
+  for (auto r : received)
+    if (r != 1)
+      return make_error(errc::invalid_argument, "every party receives from exactly one other",
+                        "parties");
+  if (sum != 0)
+    return make_error(errc::invalid_argument, "the parties' cash does not net to zero", "parties");
+  if (total > max_trade_tickets * max_match_parties)
+    return make_error(errc::invalid_argument, "too many tickets", "parties");
+  if (cmd.match_key.empty())
+    return make_error(errc::invalid_argument, "the match key is required", "match_key");
+  return {};
+}
+
+caf::result<trade_view> propose_matched(trade_pointer self, propose_match& cmd) {
+  auto& core = self->state.core;
+  auto& m = core.model;
+  if (m.exists) {
+    if (m.state.match_key != cmd.match_key)
+      return make_error(errc::idempotency_mismatch, "this trade id belongs to another match",
+                        "trade_id");
+    return m.view(core.seq, false);  // proposed before: same answer
+  }
+  if (auto err = check_match(cmd))
+    return err;
+  auto rp = self->make_response_promise<trade_view>();
+  // Every ticket must be listed and owned by the party that gives it now.
+  struct seen {
+    std::string party;
+    ticket_view view;
+  };
+  auto views = std::make_shared<std::vector<seen>>();
+  for (const auto& p : cmd.parties)
+    for (const auto& t : p.give)
+      views->push_back(seen{p.account, {}});
+  std::vector<step_fn> steps;
+  size_t k = 0;
+  for (const auto& p : cmd.parties)
+    for (const auto& t : p.give)
+      steps.push_back([self, views, i = k++, id = t](std::shared_ptr<join> j) {
+        self->request(deps(self).tickets, deps(self).step_timeout, get_ticket{id})
+          .await(
+            [views, i, j](ticket_view& v) {
+              (*views)[i].view = std::move(v);
+              j->finish(caf::error{});
+            },
+            [j](caf::error& err) { j->finish(err); });
+      });
+  run_parallel(std::move(steps), [self, rp, views, cmd](caf::error err) mutable {
+    if (err)
+      return void(rp.deliver(err));
+    const auto listed = static_cast<uint8_t>(ticket_status::listed);
+    std::string currency = (*views)[0].view.fields.currency;
+    for (const auto& s : *views) {
+      if (s.view.seller != s.party)
+        return void(rp.deliver(make_error(errc::invalid_state,
+                                          "ticket " + s.view.id + " changed owner", "parties")));
+      if (s.view.status != listed)
+        return void(rp.deliver(make_error(errc::invalid_state,
+                                          "ticket " + s.view.id + " is not listed", "parties")));
+      if (s.view.fields.currency != currency)
+        return void(rp.deliver(make_error(errc::invalid_argument,
+                                          "the tickets are priced in different currencies",
+                                          "parties")));
+    }
+    trade_matched ev;
+    for (const auto& p : cmd.parties)
+      ev.parties.push_back(trade_party{p.account, p.give, p.receiver, p.credit_minor,
+                                       p.net_cash_minor});
+    ev.currency = cmd.currency.empty() ? currency : cmd.currency;
+    auto& d = deps(self);
+    ev.expires_at_ms = self->state.core.env->now_ms() + d.commit_window.count();
+    ev.fee_bps = d.fee_bps;
+    ev.match_key = cmd.match_key;
+    auto meta = cmd.meta;
+    std::vector<event_payload> evs;
+    evs.push_back(std::move(ev));
+    // The status event names every party, so each is notified.
+    evs.push_back(trade_status_changed{trade_status::proposed, trade_status::proposing, {},
+                                       model(self).party_accounts()});
+    persist_then(self, std::move(evs), meta, [self, rp](caf::error err) mutable {
+      if (err)
+        return void(rp.deliver(err));
+      rp.deliver(model(self).view(self->state.core.seq, true));
+    });
+  });
+  return rp;
+}
+
 // -- actions -------------------------------------------------------------------------
 
 caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
@@ -414,20 +575,26 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
       return view();
     }
     case trade_action_kind::accept: {
-      if (cmd.by != s.counterparty)
+      // Two-party trades: the counterparty accepts. Matched trades: every
+      // party accepts; the last acceptance makes the trade accepted.
+      if (!m.matched() && cmd.by != s.counterparty)
         return make_error(errc::forbidden, "only the counterparty may accept");
-      if (s.status == trade_status::accepted || s.status == trade_status::in_escrow
-          || s.status == trade_status::transferring || s.status == trade_status::completed)
+      if ((m.matched() && m.has_accepted(cmd.by)) || s.status == trade_status::accepted
+          || s.status == trade_status::in_escrow || s.status == trade_status::transferring
+          || s.status == trade_status::completed)
         return view();
       if (s.status != trade_status::proposed)
         return invalid_state(self, "accept");
       if (now >= s.expires_at_ms)
         return release_to(trade_status::expired, "the commit window ended");
       auto rp = self->make_response_promise<trade_view>();
-      auto party = s.counterparty;
+      auto party = cmd.by;
       hold_side(self, party, meta, [self, rp, meta, party](caf::error err) mutable {
-        if (!err)
+        if (!err) {
+          if (model(self).matched())
+            return commit(self, trade_party_accepted{party}, meta, answer(self, rp));
           return commit(self, status_event(self, trade_status::accepted), meta, answer(self, rp));
+        }
         if (!definitive(err))
           return void(rp.deliver(err));
         // Undo what this attempt held; the trade stays proposed.
@@ -438,7 +605,7 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
       return rp;
     }
     case trade_action_kind::decline:
-      if (cmd.by != s.counterparty)
+      if (cmd.by != s.counterparty && !m.matched())
         return make_error(errc::forbidden, "only the counterparty may decline");
       if (s.status == trade_status::declined
           || (s.status == trade_status::releasing && s.target == trade_status::declined))
@@ -447,7 +614,7 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
         return invalid_state(self, "decline");
       return release_to(trade_status::declined, cmd.reason);
     case trade_action_kind::cancel:
-      if (cmd.by != s.proposer)
+      if (cmd.by != s.proposer && !m.matched())
         return make_error(errc::forbidden, "only the proposer may cancel");
       if (s.status == trade_status::cancelled
           || (s.status == trade_status::releasing && s.target == trade_status::cancelled))
@@ -456,6 +623,8 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
         return invalid_state(self, "cancel");
       return release_to(trade_status::cancelled, cmd.reason);
     case trade_action_kind::add_cash: {
+      if (m.matched())
+        return make_error(errc::invalid_state, "the cash of a matched trade is fixed by the match");
       if (!waiting(s.status))
         return invalid_state(self, "add cash");
       if (cmd.amount_minor <= 0 || cmd.amount_minor > max_amount_minor)
@@ -553,12 +722,14 @@ trade_actor::behavior_type trade_entity(trade_pointer self, entity_env_ptr env, 
     log::error("entity_recovery_failed", {{"kind", "trade"}, {"id", id}});
     return {
       [err](propose_trade&) -> caf::result<trade_view> { return err; },
+      [err](propose_match&) -> caf::result<trade_view> { return err; },
       [err](trade_action&) -> caf::result<trade_view> { return err; },
       [self](atoms::passivate_atom) { self->quit(); },
     };
   }
   return {
     [self](propose_trade& cmd) { return propose(self, cmd); },
+    [self](propose_match& cmd) { return propose_matched(self, cmd); },
     [self](trade_action& cmd) -> caf::result<trade_view> {
       if (!model(self).exists)
         return make_error(errc::not_found, "no such trade", "id");

@@ -20,6 +20,89 @@ std::string dispute_index_prefix() {
   return key;
 }
 
+std::vector<std::string> trade_model::party_accounts() const {
+  if (!matched())
+    return {state.proposer, state.counterparty};
+  std::vector<std::string> out;
+  for (const auto& p : state.parties)
+    out.push_back(p.account);
+  return out;
+}
+
+int trade_model::party_index(const std::string& account) const {
+  for (size_t i = 0; i < state.parties.size(); ++i)
+    if (state.parties[i].account == account)
+      return static_cast<int>(i);
+  return -1;
+}
+
+bool trade_model::has_accepted(const std::string& party) const {
+  return std::find(state.accepted.begin(), state.accepted.end(), party) != state.accepted.end();
+}
+
+const std::vector<std::string>& trade_model::side_of(const std::string& party) const {
+  static const std::vector<std::string> none;
+  if (!matched())
+    return party == state.proposer ? state.give : state.take;
+  auto i = party_index(party);
+  return i < 0 ? none : state.parties[static_cast<size_t>(i)].give;
+}
+
+const std::string& trade_model::receiver_of(const std::string& party) const {
+  static const std::string none;
+  if (!matched())
+    return party == state.proposer ? state.counterparty : state.proposer;
+  auto i = party_index(party);
+  if (i < 0)
+    return none;
+  auto r = state.parties[static_cast<size_t>(i)].receiver;
+  return r < state.parties.size() ? state.parties[r].account : none;
+}
+
+int64_t trade_model::pays(const std::string& party) const {
+  if (!matched())
+    return party == state.proposer ? state.proposer_pays_minor : state.counterparty_pays_minor;
+  int64_t total = 0;
+  for (const auto& f : cash_flows())
+    if (f.payer == party)
+      total += f.amount_minor;
+  return total;
+}
+
+size_t trade_model::ticket_count() const {
+  if (!matched())
+    return state.give.size() + state.take.size();
+  size_t n = 0;
+  for (const auto& p : state.parties)
+    n += p.give.size();
+  return n;
+}
+
+std::vector<trade_model::cash_flow> trade_model::cash_flows() const {
+  std::vector<cash_flow> out;
+  const auto& ps = state.parties;
+  std::vector<int64_t> owe(ps.size()), due(ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    owe[i] = ps[i].net_cash_minor > 0 ? ps[i].net_cash_minor : 0;
+    due[i] = ps[i].net_cash_minor < 0 ? -ps[i].net_cash_minor : 0;
+  }
+  size_t j = 0;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    while (owe[i] > 0) {
+      while (j < ps.size() && due[j] == 0)
+        ++j;
+      if (j == ps.size())
+        return out;  // unbalanced (rejected when proposed): pay what nets
+      auto amount = std::min(owe[i], due[j]);
+      out.push_back(cash_flow{ps[i].account, ps[j].account, amount,
+                              id + ":" + std::to_string(i) + ">" + std::to_string(j)});
+      owe[i] -= amount;
+      due[j] -= amount;
+    }
+  }
+  return out;
+}
+
 bool trade_model::deposited(const std::string& ticket) const {
   return std::find(state.deposited.begin(), state.deposited.end(), ticket)
          != state.deposited.end();
@@ -41,6 +124,20 @@ void trade_model::apply(const event_envelope& ev) {
     s.fee_bps = x->fee_bps;
     s.status = trade_status::proposing;
     s.created_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<trade_matched>(&ev.payload)) {
+    exists = true;
+    s.parties = x->parties;
+    s.currency = x->currency;
+    s.expires_at_ms = x->expires_at_ms;
+    s.fee_bps = x->fee_bps;
+    s.match_key = x->match_key;
+    s.status = trade_status::proposed;  // nothing is held until each party accepts
+    s.created_at_ms = ev.timestamp_ms;
+  } else if (auto* x = std::get_if<trade_party_accepted>(&ev.payload)) {
+    if (!has_accepted(x->party))
+      s.accepted.push_back(x->party);
+    if (s.status == trade_status::proposed && s.accepted.size() == s.parties.size())
+      s.status = trade_status::accepted;
   } else if (auto* x = std::get_if<trade_status_changed>(&ev.payload)) {
     s.status = x->status;
     s.target = x->target;
@@ -56,7 +153,7 @@ void trade_model::apply(const event_envelope& ev) {
       s.deposited.push_back(x->ticket_id);
     if (s.status == trade_status::accepted)
       s.status = trade_status::in_escrow;
-    if (s.deposited.size() == s.give.size() + s.take.size())
+    if (s.deposited.size() == ticket_count())
       s.status = trade_status::transferring;
   } else if (auto* x = std::get_if<trade_disputed>(&ev.payload)) {
     s.status = trade_status::disputed;
@@ -95,6 +192,9 @@ trade_view trade_model::view(uint64_t seq, bool created) const {
   v.dispute_reason = s.dispute_reason;
   v.version = seq;
   v.created = created;
+  for (const auto& p : s.parties)
+    v.parties.push_back(match_party{p.account, p.give, p.receiver, p.credit_minor, p.net_cash_minor});
+  v.accepted = s.accepted;
   return v;
 }
 
@@ -103,8 +203,8 @@ std::vector<std::string> trade_model::index_writes(const trade_model& before,
   std::vector<std::string> out;
   if (!after.exists || (before.exists && before.state.status == after.state.status))
     return out;
-  for (const auto* party : {&after.state.proposer, &after.state.counterparty}) {
-    out.push_back(trade_index_prefix(*party) + after.id);
+  for (const auto& party : after.party_accounts()) {
+    out.push_back(trade_index_prefix(party) + after.id);
     out.emplace_back(to_string(after.state.status));
   }
   bool was = before.exists && before.state.status == trade_status::disputed;

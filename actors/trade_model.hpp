@@ -43,17 +43,43 @@ struct trade_model {
   /// When "wake" should fire in this state; 0: never.
   int64_t wake_at() const;
 
+  /// A trade the matcher proposed (N parties, `state.parties`), rather than
+  /// one a user proposed to another (proposer/counterparty).
+  bool matched() const { return !state.parties.empty(); }
+  /// Every party's account: the matched parties in order, or proposer and
+  /// counterparty.
+  std::vector<std::string> party_accounts() const;
+  /// Index of `account` in state.parties; -1 if none (or not matched).
+  int party_index(const std::string& account) const;
   bool is_party(const std::string& account) const {
+    if (matched())
+      return party_index(account) >= 0;
     return account == state.proposer || account == state.counterparty;
   }
+  bool has_accepted(const std::string& party) const;
   /// The tickets `party` brings into the trade.
-  const std::vector<std::string>& side_of(const std::string& party) const {
-    return party == state.proposer ? state.give : state.take;
-  }
-  int64_t pays(const std::string& party) const {
-    return party == state.proposer ? state.proposer_pays_minor : state.counterparty_pays_minor;
-  }
-  /// The payment intent (idempotency key) of `party`'s cash in this trade.
+  const std::vector<std::string>& side_of(const std::string& party) const;
+  /// Who receives `party`'s tickets.
+  const std::string& receiver_of(const std::string& party) const;
+  /// The cash `party` pays in total (0 if it is paid or even).
+  int64_t pays(const std::string& party) const;
+  /// Every ticket of the trade.
+  size_t ticket_count() const;
+
+  /// One cash movement of a settlement: `payer` pays `payee` `amount` under
+  /// the payment intent `intent` (its idempotency key).
+  struct cash_flow {
+    std::string payer;
+    std::string payee;
+    int64_t amount_minor = 0;
+    std::string intent;
+  };
+  /// The cash flows of a matched trade: payers (net > 0) and payees (net < 0)
+  /// paired greedily in party order, so each payment has one payer and one
+  /// payee and the flows net out exactly to every party's net cash.
+  std::vector<cash_flow> cash_flows() const;
+  /// The payment intent (idempotency key) of `party`'s cash in a proposed
+  /// (two-party) trade.
   std::string intent_of(const std::string& party) const {
     return id + (party == state.proposer ? ":p" : ":c");
   }
@@ -69,5 +95,7 @@ std::string dispute_index_prefix();
 
 /// Limits of one trade.
 constexpr size_t max_trade_tickets = 10;
+/// Parties of a matched trade (2-way swaps and 3-cycles).
+constexpr size_t max_match_parties = 3;
 
 } // namespace tt::actors

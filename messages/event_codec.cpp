@@ -77,6 +77,47 @@ std::vector<std::string> read_list(Reader r) {
   return out;
 }
 
+void write_offer(schema::TicketOffered::Builder t, const ticket_offered& x) {
+  write_list(t.initWantEventIds(static_cast<unsigned>(x.want_event_ids.size())), x.want_event_ids);
+  write_list(t.initWantCategories(static_cast<unsigned>(x.want_categories.size())),
+             x.want_categories);
+  write_list(t.initWantVenues(static_cast<unsigned>(x.want_venues.size())), x.want_venues);
+  t.setMaxCashMinor(x.max_cash_minor);
+  auto w = t.initWeightsPermille(static_cast<unsigned>(x.weights_permille.size()));
+  for (unsigned i = 0; i < x.weights_permille.size(); ++i)
+    w.set(i, x.weights_permille[i]);
+}
+
+ticket_offered read_offer(schema::TicketOffered::Reader t) {
+  ticket_offered x;
+  x.want_event_ids = read_list(t.getWantEventIds());
+  x.want_categories = read_list(t.getWantCategories());
+  x.want_venues = read_list(t.getWantVenues());
+  x.max_cash_minor = t.getMaxCashMinor();
+  for (auto v : t.getWeightsPermille())
+    x.weights_permille.push_back(v);
+  return x;
+}
+
+void write_parties(capnp::List<schema::TradeParty>::Builder l, const std::vector<trade_party>& v) {
+  for (unsigned i = 0; i < v.size(); ++i) {
+    auto b = l[i];
+    b.setAccount(text(v[i].account));
+    write_list(b.initGive(static_cast<unsigned>(v[i].give.size())), v[i].give);
+    b.setReceiver(v[i].receiver);
+    b.setCreditMinor(v[i].credit_minor);
+    b.setNetCashMinor(v[i].net_cash_minor);
+  }
+}
+
+std::vector<trade_party> read_parties(capnp::List<schema::TradeParty>::Reader l) {
+  std::vector<trade_party> out;
+  for (auto r : l)
+    out.push_back(trade_party{str(r.getAccount()), read_list(r.getGive()), r.getReceiver(),
+                              r.getCreditMinor(), r.getNetCashMinor()});
+  return out;
+}
+
 template <class B>
 void write_postings(B b, const std::vector<posting>& ps) {
   auto l = b.initPostings(static_cast<unsigned>(ps.size()));
@@ -170,6 +211,10 @@ const char* event_type_name(const event_payload& p) {
     const char* operator()(const trade_deposit&) const { return "trade_deposit"; }
     const char* operator()(const trade_disputed&) const { return "trade_disputed"; }
     const char* operator()(const ticket_valued&) const { return "ticket_valued"; }
+    const char* operator()(const ticket_offered&) const { return "ticket_offered"; }
+    const char* operator()(const ticket_offer_closed&) const { return "ticket_offer_closed"; }
+    const char* operator()(const trade_matched&) const { return "trade_matched"; }
+    const char* operator()(const trade_party_accepted&) const { return "trade_party_accepted"; }
   };
   return std::visit(visitor{}, p);
 }
@@ -365,6 +410,21 @@ std::string encode_event(const event_envelope& e) {
       t.setMethod(text(x.method));
       t.setMedianSamples(x.median_samples);
     }
+    void operator()(const ticket_offered& x) { write_offer(b.initTicketOffered(), x); }
+    void operator()(const ticket_offer_closed& x) {
+      b.initTicketOfferClosed().setReason(text(x.reason));
+    }
+    void operator()(const trade_matched& x) {
+      auto t = b.initTradeMatched();
+      write_parties(t.initParties(static_cast<unsigned>(x.parties.size())), x.parties);
+      t.setCurrency(text(x.currency));
+      t.setExpiresAtMs(x.expires_at_ms);
+      t.setFeeBps(x.fee_bps);
+      t.setMatchKey(text(x.match_key));
+    }
+    void operator()(const trade_party_accepted& x) {
+      b.initTradePartyAccepted().setParty(text(x.party));
+    }
   };
   std::visit(visitor{payload}, e.payload);
   return to_bytes(mb);
@@ -529,6 +589,26 @@ std::optional<event_envelope> decode_event(std::string_view bytes, std::string* 
         e.payload = std::move(x);
         break;
       }
+      case schema::Event::Payload::TICKET_OFFERED:
+        e.payload = read_offer(p.getTicketOffered());
+        break;
+      case schema::Event::Payload::TICKET_OFFER_CLOSED:
+        e.payload = ticket_offer_closed{str(p.getTicketOfferClosed().getReason())};
+        break;
+      case schema::Event::Payload::TRADE_MATCHED: {
+        auto t = p.getTradeMatched();
+        trade_matched x;
+        x.parties = read_parties(t.getParties());
+        x.currency = str(t.getCurrency());
+        x.expires_at_ms = t.getExpiresAtMs();
+        x.fee_bps = t.getFeeBps();
+        x.match_key = str(t.getMatchKey());
+        e.payload = std::move(x);
+        break;
+      }
+      case schema::Event::Payload::TRADE_PARTY_ACCEPTED:
+        e.payload = trade_party_accepted{str(p.getTradePartyAccepted().getParty())};
+        break;
       default:
         e.payload = unknown_payload{static_cast<uint16_t>(p.which())};
     }
@@ -567,6 +647,9 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setValuationVersion(text(t->valuation_version));
     b.setValuationMethod(text(t->valuation_method));
     b.setValuationCreditMinor(t->valuation_credit_minor);
+    b.setOfferOpen(t->offer_open);
+    write_offer(b.initOffer(), t->offer);
+    b.setOfferAtMs(t->offer_at_ms);
   } else if (auto* w = std::get_if<wallet_state>(&s.state)) {
     auto b = st.initWallet();
     b.setCurrency(text(w->currency));
@@ -610,6 +693,9 @@ std::string encode_snapshot(const snapshot_envelope& s) {
     b.setUpdatedAtMs(tr->updated_at_ms);
     b.setDisputeReason(text(tr->dispute_reason));
     b.setDisputedBy(text(tr->disputed_by));
+    write_parties(b.initParties(static_cast<unsigned>(tr->parties.size())), tr->parties);
+    write_list(b.initAccepted(static_cast<unsigned>(tr->accepted.size())), tr->accepted);
+    b.setMatchKey(text(tr->match_key));
   } else if (auto* a = std::get_if<account_state>(&s.state)) {
     auto b = st.initAccount();
     b.setEmail(text(a->email));
@@ -668,6 +754,9 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.valuation_version = str(r.getValuationVersion());
       t.valuation_method = str(r.getValuationMethod());
       t.valuation_credit_minor = r.getValuationCreditMinor();
+      t.offer_open = r.getOfferOpen();
+      t.offer = read_offer(r.getOffer());
+      t.offer_at_ms = r.getOfferAtMs();
       s.state = std::move(t);
     } else if (st.which() == schema::Snapshot::State::WALLET) {
       auto r = st.getWallet();
@@ -705,6 +794,9 @@ std::optional<snapshot_envelope> decode_snapshot(std::string_view bytes, std::st
       t.updated_at_ms = r.getUpdatedAtMs();
       t.dispute_reason = str(r.getDisputeReason());
       t.disputed_by = str(r.getDisputedBy());
+      t.parties = read_parties(r.getParties());
+      t.accepted = read_list(r.getAccepted());
+      t.match_key = str(r.getMatchKey());
       s.state = std::move(t);
     } else if (st.which() == schema::Snapshot::State::ACCOUNT) {
       auto r = st.getAccount();

@@ -251,6 +251,47 @@ struct TicketValued {
   medianSamples @5 :UInt32; # resales behind a median_fallback; 0 otherwise
 }
 
+# v4 (issue #7): the owner offers the ticket for a swap. At most one open
+# offer per ticket; its id is the ticket id. Wants: an empty list means any.
+struct TicketOffered {
+  wantEventIds @0 :List(Text);
+  wantCategories @1 :List(Text);
+  wantVenues @2 :List(Text);
+  maxCashMinor @3 :Int64;
+  # The owner's taste over the matcher's preference dimensions, per mille.
+  weightsPermille @4 :List(Int16);
+}
+
+# The offer ended: withdrawn by the owner, or the ticket left the owner.
+struct TicketOfferClosed {
+  reason @0 :Text;
+}
+
+# One party of a system-proposed (matched) trade: it gives `give` to party
+# `receiver` and pays `netCashMinor` (> 0) or is paid its absolute value (< 0).
+struct TradeParty {
+  account @0 :Text;
+  give @1 :List(Text);
+  receiver @2 :UInt32;
+  creditMinor @3 :Int64;
+  netCashMinor @4 :Int64;
+}
+
+# v4: the matcher proposed an N-party trade (2-way swap or 3-cycle); every
+# party must accept. `matchKey` names the match (the offers and versions).
+struct TradeMatched {
+  parties @0 :List(TradeParty);
+  currency @1 :Text;
+  expiresAtMs @2 :Int64;
+  feeBps @3 :UInt32;
+  matchKey @4 :Text;
+}
+
+# v4: one party of a matched trade accepted (its tickets and cash are held).
+struct TradePartyAccepted {
+  party @0 :Text;
+}
+
 struct Event {
   schemaVersion @0 :UInt16;
   entityKind @1 :EntityKind;
@@ -282,6 +323,10 @@ struct Event {
     tradeDeposit @26 :TradeDeposit;
     tradeDisputed @27 :TradeDisputed;
     ticketValued @28 :TicketValued;
+    ticketOffered @29 :TicketOffered;
+    ticketOfferClosed @30 :TicketOfferClosed;
+    tradeMatched @31 :TradeMatched;
+    tradePartyAccepted @32 :TradePartyAccepted;
   }
 }
 
@@ -302,6 +347,10 @@ struct TicketState {
   valuationVersion @11 :Text;
   valuationMethod @12 :Text;
   valuationCreditMinor @13 :Int64;
+  # v4: the ticket's swap offer (open or the last one) and when it opened.
+  offerOpen @14 :Bool;
+  offer @15 :TicketOffered;
+  offerAtMs @16 :Int64;
 }
 
 struct Session {
@@ -370,6 +419,10 @@ struct TradeState {
   updatedAtMs @15 :Int64;
   disputeReason @16 :Text;
   disputedBy @17 :Text;
+  # v4: matched trades (`parties` non-empty; proposer/counterparty empty).
+  parties @18 :List(TradeParty);
+  accepted @19 :List(Text);
+  matchKey @20 :Text;
 }
 
 struct Snapshot {

@@ -18,7 +18,7 @@ namespace tt {
 /// 1: tickets and identity; 2: settlement (tickets held/deposited/transferred,
 /// wallets, trades); 3: valuations (ticket_valued, the ticket snapshot's last
 /// valuation). Readers accept every earlier version.
-constexpr uint16_t event_schema_version = 3;
+constexpr uint16_t event_schema_version = 4;
 
 struct ticket_listed {
   ticket_fields fields;
@@ -205,6 +205,53 @@ struct ticket_valued {
   friend bool operator==(const ticket_valued&, const ticket_valued&) = default;
 };
 
+/// The owner offers the ticket for a swap (schema v4; docs/matching.md). At
+/// most one open offer per ticket; the offer's id is the ticket id. Empty
+/// want lists mean "any". Taste weights per mille over the matcher's
+/// preference dimensions (no floating point in events).
+struct ticket_offered {
+  std::vector<std::string> want_event_ids;
+  std::vector<std::string> want_categories;
+  std::vector<std::string> want_venues;
+  int64_t max_cash_minor = 0;
+  std::vector<int16_t> weights_permille;
+  friend bool operator==(const ticket_offered&, const ticket_offered&) = default;
+};
+
+/// The ticket's offer ended ("withdrawn", "unlisted", "transferred").
+struct ticket_offer_closed {
+  std::string reason;
+  friend bool operator==(const ticket_offer_closed&, const ticket_offer_closed&) = default;
+};
+
+/// One party of a matched trade: gives `give` (worth `credit_minor` at match
+/// time) to party `receiver`; pays `net_cash_minor` (> 0) or is paid its
+/// absolute value (< 0). The nets of a trade sum to zero.
+struct trade_party {
+  std::string account;
+  std::vector<std::string> give;
+  uint32_t receiver = 0;
+  int64_t credit_minor = 0;
+  int64_t net_cash_minor = 0;
+  friend bool operator==(const trade_party&, const trade_party&) = default;
+};
+
+/// The matcher proposed an N-party trade (schema v4): every party must accept.
+struct trade_matched {
+  std::vector<trade_party> parties;
+  std::string currency;
+  int64_t expires_at_ms = 0;
+  uint32_t fee_bps = 0;
+  std::string match_key;
+  friend bool operator==(const trade_matched&, const trade_matched&) = default;
+};
+
+/// A party of a matched trade accepted; its tickets and cash are held.
+struct trade_party_accepted {
+  std::string party;
+  friend bool operator==(const trade_party_accepted&, const trade_party_accepted&) = default;
+};
+
 /// A payload this build does not know (written by a newer schema).
 struct unknown_payload {
   uint16_t which = 0;
@@ -217,7 +264,8 @@ using event_payload
                  account_registered, session_started, session_rotated, session_revoked,
                  email_claimed, ticket_held, ticket_released, ticket_deposited,
                  ticket_transferred, wallet_posted, trade_proposed, trade_status_changed,
-                 trade_cash_added, trade_deposit, trade_disputed, ticket_valued>;
+                 trade_cash_added, trade_deposit, trade_disputed, ticket_valued,
+                 ticket_offered, ticket_offer_closed, trade_matched, trade_party_accepted>;
 
 struct event_envelope {
   uint16_t schema_version = event_schema_version;
@@ -258,6 +306,10 @@ struct ticket_state {
   std::string valuation_version;
   std::string valuation_method;
   int64_t valuation_credit_minor = 0;
+  /// The swap offer (v4): open or the last one; when it opened.
+  bool offer_open = false;
+  ticket_offered offer;
+  int64_t offer_at_ms = 0;
 
   friend bool operator==(const ticket_state&, const ticket_state&) = default;
 };
@@ -336,6 +388,11 @@ struct trade_state {
   int64_t updated_at_ms = 0;
   std::string dispute_reason;
   std::string disputed_by;
+  /// Matched trades (v4): the parties (proposer/counterparty empty), who
+  /// accepted so far, and the match's key.
+  std::vector<trade_party> parties;
+  std::vector<std::string> accepted;
+  std::string match_key;
   friend bool operator==(const trade_state&, const trade_state&) = default;
 };
 

@@ -30,7 +30,8 @@ using ticket_commands = caf::typed_actor<
   caf::replies_to<withdraw_ticket>::with<ticket_view>,
   caf::replies_to<get_ticket>::with<ticket_view>,
   caf::replies_to<ticket_trade_step>::with<ticket_view>,
-  caf::replies_to<record_valuation>::with<ticket_view>>;
+  caf::replies_to<record_valuation>::with<ticket_view>,
+  caf::replies_to<offer_ticket>::with<ticket_view>>;
 
 /// One ticket entity (actors/ticket_entity.hpp). Started and passivated by the
 /// region; `passivate_atom` asks it to stop after the commands before it.
@@ -95,6 +96,7 @@ using wallet_region_actor
 /// Commands of the trade entity (actors/trade_entity.hpp), which runs the
 /// settlement saga of one trade.
 using trade_commands = caf::typed_actor<caf::replies_to<propose_trade>::with<trade_view>,
+                                        caf::replies_to<propose_match>::with<trade_view>,
                                         caf::replies_to<trade_action>::with<trade_view>>;
 
 using trade_actor = trade_commands::extend<caf::reacts_to<atoms::passivate_atom>>;
@@ -136,6 +138,16 @@ using valuation_service_actor
   = caf::typed_actor<caf::reacts_to<log_advanced>,
                      caf::replies_to<valuate_ticket>::with<ticket_valuation>,
                      caf::replies_to<reload_model>::with<model_status>>;
+
+/// The matcher service (actors/matcher_service.hpp): follows the log (offers,
+/// valuations, trades), runs a matching round every few seconds (and on
+/// `run_match_round`; the timer is `sweep_atom`) and proposes each match as a trade; `stats_atom`
+/// reports its counters.
+using matcher_service_actor
+  = caf::typed_actor<caf::reacts_to<log_advanced>,
+                     caf::replies_to<run_match_round>::with<matcher_report>,
+                     caf::replies_to<atoms::stats_atom>::with<matcher_report>,
+                     caf::reacts_to<atoms::sweep_atom>>;  // its own round timer
 
 /// The node's notifier (nodes/notifier.hpp): fans committed events out to
 /// live subscribers.

@@ -164,6 +164,41 @@ typename Inspector::result_type inspect(Inspector& f, propose_trade& x) {
            x.cash_minor, x.request_hash, x.meta);
 }
 
+/// One party of a proposed match (see trade_party in events.hpp): gives
+/// `give` (worth `credit_minor`) to party `receiver`; `net_cash_minor` > 0
+/// pays, < 0 is paid. Nets sum to zero.
+struct match_party {
+  std::string account;
+  std::vector<std::string> give;
+  uint32_t receiver = 0;
+  int64_t credit_minor = 0;
+  int64_t net_cash_minor = 0;
+  friend bool operator==(const match_party&, const match_party&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, match_party& x) {
+  return f(caf::meta::type_name("tt.match_party"), x.account, x.give, x.receiver, x.credit_minor,
+           x.net_cash_minor);
+}
+
+/// The matcher proposes an N-party trade (2..3 parties) under a trade id
+/// derived from `match_key`; repeating it is harmless. Nothing is held until
+/// each party accepts (trade_action accept).
+struct propose_match {
+  std::string trade_id;
+  std::vector<match_party> parties;
+  std::string currency;
+  std::string match_key;
+  request_meta meta;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, propose_match& x) {
+  return f(caf::meta::type_name("tt.propose_match"), x.trade_id, x.parties, x.currency,
+           x.match_key, x.meta);
+}
+
 enum class trade_action_kind : uint8_t {
   accept = 0,
   decline = 1,
@@ -214,6 +249,10 @@ struct trade_view {
   std::string dispute_reason;
   uint64_t version = 0;
   bool created = false;
+  // Matched trades: the parties (proposer/counterparty empty) and who
+  // accepted so far.
+  std::vector<match_party> parties;
+  std::vector<std::string> accepted;
 };
 
 template <class Inspector>
@@ -221,10 +260,11 @@ typename Inspector::result_type inspect(Inspector& f, trade_view& x) {
   return f(caf::meta::type_name("tt.trade_view"), x.id, x.status, x.proposer, x.counterparty,
            x.give, x.take, x.cash_minor, x.proposer_pays_minor, x.counterparty_pays_minor,
            x.currency, x.deposited, x.expires_at_ms, x.created_at_ms, x.updated_at_ms, x.reason,
-           x.dispute_reason, x.version, x.created);
+           x.dispute_reason, x.version, x.created, x.parties, x.accepted);
 }
 
 inline const std::string& target_id(const propose_trade& x) { return x.trade_id; }
 inline const std::string& target_id(const trade_action& x) { return x.trade_id; }
+inline const std::string& target_id(const propose_match& x) { return x.trade_id; }
 
 } // namespace tt

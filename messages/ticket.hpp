@@ -143,6 +143,28 @@ typename Inspector::result_type inspect(Inspector& f, record_valuation& x) {
            x.confidence_ppm, x.model_version, x.method, x.median_samples, x.meta);
 }
 
+/// Open (or replace) the ticket's swap offer, or close it (`close`); only the
+/// owner. Opening needs the ticket listed; an empty want list means "any";
+/// `weights_permille` is the owner's taste per matcher preference dimension
+/// (0..1000 each). Closing a closed offer is a no-op (idempotent), and so is
+/// opening an identical open offer. Answered with the ticket's view.
+struct offer_ticket {
+  std::string ticket_id;
+  bool close = false;
+  std::vector<std::string> want_event_ids;
+  std::vector<std::string> want_categories;
+  std::vector<std::string> want_venues;
+  int64_t max_cash_minor = 0;
+  std::vector<int16_t> weights_permille;
+  request_meta meta;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, offer_ticket& x) {
+  return f(caf::meta::type_name("tt.offer_ticket"), x.ticket_id, x.close, x.want_event_ids,
+           x.want_categories, x.want_venues, x.max_cash_minor, x.weights_permille, x.meta);
+}
+
 /// A ticket as the outside may see it: never the raw barcode.
 struct ticket_view {
   std::string id;
@@ -154,12 +176,23 @@ struct ticket_view {
   int64_t updated_at_ms = 0;
   uint64_t version = 0;  // the entity's sequence number
   bool created = false;  // true iff this command created the ticket
+  // The swap offer (open, or the last one) and the last valuation.
+  bool offer_open = false;
+  std::vector<std::string> want_event_ids;
+  std::vector<std::string> want_categories;
+  std::vector<std::string> want_venues;
+  int64_t max_cash_minor = 0;
+  std::vector<int16_t> weights_permille;
+  int64_t offer_at_ms = 0;
+  int64_t credit_minor = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticket_view& x) {
   return f(caf::meta::type_name("tt.ticket_view"), x.id, x.fields, x.status, x.seller,
-           x.barcode_hash, x.created_at_ms, x.updated_at_ms, x.version, x.created);
+           x.barcode_hash, x.created_at_ms, x.updated_at_ms, x.version, x.created, x.offer_open,
+           x.want_event_ids, x.want_categories, x.want_venues, x.max_cash_minor,
+           x.weights_permille, x.offer_at_ms, x.credit_minor);
 }
 
 } // namespace tt
@@ -171,5 +204,6 @@ inline const std::string& target_id(const update_ticket& x) { return x.ticket_id
 inline const std::string& target_id(const withdraw_ticket& x) { return x.ticket_id; }
 inline const std::string& target_id(const get_ticket& x) { return x.ticket_id; }
 inline const std::string& target_id(const record_valuation& x) { return x.ticket_id; }
+inline const std::string& target_id(const offer_ticket& x) { return x.ticket_id; }
 
 } // namespace tt

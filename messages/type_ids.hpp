@@ -12,6 +12,7 @@
 #include "messages/account.hpp"
 #include "messages/cluster.hpp"
 #include "messages/journal.hpp"
+#include "messages/matching.hpp"
 #include "messages/notify.hpp"
 #include "messages/settlement.hpp"
 #include "messages/ticket.hpp"
@@ -74,6 +75,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::ticket_valuation))
   CAF_ADD_TYPE_ID(tt, (tt::reload_model))
   CAF_ADD_TYPE_ID(tt, (tt::model_status))
+  CAF_ADD_TYPE_ID(tt, (tt::offer_ticket))
+  CAF_ADD_TYPE_ID(tt, (tt::match_party))
+  CAF_ADD_TYPE_ID(tt, (tt::propose_match))
+  CAF_ADD_TYPE_ID(tt, (tt::run_match_round))
+  CAF_ADD_TYPE_ID(tt, (tt::matcher_report))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

@@ -2,6 +2,7 @@
 
 #include "nodes/edge_internal.hpp"
 #include "nodes/market_routes.hpp"
+#include "nodes/offer_routes.hpp"
 #include "nodes/tail_routes.hpp"
 #include "nodes/trade_routes.hpp"
 #include "nodes/valuation_routes.hpp"
@@ -250,7 +251,9 @@ void get_me(request_ctx& c) {
                       [](const account_view& v) { return json_response(200, render_account(v)); });
 }
 
-void get_my_tickets(request_ctx& c) {
+} // namespace
+
+void owned_tickets_page(request_ctx& c, std::function<std::string(const ticket_view&)> render) {
   index_page page;
   if (!read_index_page(c, actors::owner_index_prefix(c.claims.sub), page))
     return;
@@ -258,17 +261,21 @@ void get_my_tickets(request_ctx& c) {
   auto next_cursor = std::move(page.next_cursor);
   auto respond = c.finish;
   auto& d = c.d;
-  d.in_bridge([&d, ids = std::move(ids), next_cursor, respond](bridge_actor::pointer self) {
-    auto done = [next_cursor, respond](std::vector<std::optional<ticket_view>>& items) {
+  d.in_bridge([&d, ids = std::move(ids), next_cursor, respond,
+               render = std::move(render)](bridge_actor::pointer self) {
+    auto done = [next_cursor, respond, render](std::vector<std::optional<ticket_view>>& items) {
       std::string body = "{\"items\":[";
       bool first = true;
       for (auto& it : items) {
         if (!it)
           continue;
+        auto item = render(*it);
+        if (item.empty())
+          continue;
         if (!first)
           body += ',';
         first = false;
-        body += render_ticket(*it);
+        body += item;
       }
       body += "],\"next_cursor\":";
       if (next_cursor.empty())
@@ -281,6 +288,12 @@ void get_my_tickets(request_ctx& c) {
     gather<ticket_view>(self, d.deps.tickets, d.cfg.request_timeout, ids,
                         [](const std::string& id) { return get_ticket{id}; }, done);
   });
+}
+
+namespace {
+
+void get_my_tickets(request_ctx& c) {
+  owned_tickets_page(c, [](const ticket_view& v) { return render_ticket(v); });
 }
 
 // -- notifications -------------------------------------------------------------
@@ -382,7 +395,7 @@ const std::vector<route_entry>& route_table() {
     {{"GET", "/api/v1/ws", true, "Live notifications over WebSocket"}, get_ws},
     {{"GET", "/api/v1/events/stream", true, "Every event over WebSocket (admin/analytics)"}, get_event_stream},
   };
-  for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes(), &valuation_routes()})
+  for (const auto* more : {&settlement_routes(), &market_routes(), &tail_routes(), &valuation_routes(), &offer_routes()})
     t.insert(t.end(), more->begin(), more->end());
   return t;
   }();

@@ -68,6 +68,7 @@ struct edge_deps {
   std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
   journal_actor journal;  // consumer offsets (index-only appends)
   valuation_service_actor valuation;  // GET /api/v1/tickets/{id}/valuation
+  matcher_service_actor matcher;      // POST /api/v1/admin/matcher/rounds
   /// GET /api/v1/cluster/nodes: the cluster's nodes as a JSON array text
   /// ([{"name","http","status"}]); thread-safe. Unset: this node alone.
   std::function<std::string()> cluster_nodes;

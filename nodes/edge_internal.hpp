@@ -285,6 +285,11 @@ struct request_ctx {
   }
 };
 
+/// A page of the caller's tickets (the owner index, `limit`/`cursor` from the
+/// query): {"items":[render(ticket)…],"next_cursor"}; `render` returning an
+/// empty string leaves the ticket out. Defined in edge.cpp.
+void owned_tickets_page(request_ctx& c, std::function<std::string(const ticket_view&)> render);
+
 /// Asks `dest` for one `make(id)` per id in parallel from a bridge and
 /// calls `done(items)` once all answered; items that failed stay empty, in
 /// the order of `ids`. Runs inside a bridge actor (`self`).

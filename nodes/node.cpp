@@ -1,5 +1,6 @@
 #include "nodes/node.hpp"
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <prometheus/registry.h>
 
@@ -11,6 +12,7 @@
 #include "actors/market_index.hpp"
 #include "actors/settlement.hpp"
 #include "actors/shard_region.hpp"
+#include "actors/matcher_service.hpp"
 #include "actors/valuation_service.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -65,7 +67,9 @@ struct node::impl {
   struct valuation_slot {
     std::mutex mtx;
     valuation_service_actor handle;
+    matcher_service_actor matcher;  // the same, for the matcher service
   };
+  matcher_service_actor matcher;
   std::shared_ptr<valuation_slot> valuation_hook = std::make_shared<valuation_slot>();
   std::unique_ptr<persistence::pg_projector> projector;  // --postgres only
   cluster_gateway_actor gateway;                          // --cluster-port only
@@ -77,6 +81,7 @@ struct node::impl {
   std::unique_ptr<edge> http_edge;
   std::unique_ptr<http_server> server;
   bool stopped = false;
+  std::atomic<const char*> stop_step{"running"};  // read by the shutdown watchdog
 
   bool sync_cluster_secrets(std::string* error);
   bool start_cluster(std::string* error);
@@ -298,6 +303,8 @@ bool node::start(std::string* error) {
       std::lock_guard<std::mutex> guard{v->mtx};
       if (v->handle)
         caf::anon_send(v->handle, log_advanced{next_offset});
+      if (v->matcher)
+        caf::anon_send(v->matcher, log_advanced{next_offset});
     }
     if (p)
       p->notify(next_offset);
@@ -351,8 +358,14 @@ bool node::start(std::string* error) {
       }
     }
     d.valuation = actors::spawn_valuation_service(*d.sys, d.store, d.region, std::move(vc));
+    actors::matcher_service_config mc;
+    mc.round_interval = d.cfg.match_interval;
+    mc.request_timeout = d.cfg.request_timeout;
+    d.matcher = actors::spawn_matcher_service(*d.sys, d.store, d.keys, d.region, d.trades,
+                                              d.valuation, mc);
     std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
     d.valuation_hook->handle = d.valuation;
+    d.valuation_hook->matcher = d.matcher;
   }
   actors::timer_service_config tc;
   tc.poll_interval = d.cfg.timer_poll;
@@ -385,6 +398,7 @@ bool node::start(std::string* error) {
   deps.market = d.market;
   deps.journal = d.journal;
   deps.valuation = d.valuation;
+  deps.matcher = d.matcher;
   if (d.cluster) {
     deps.cluster_nodes = [c = d.cluster]() {
       boost::json::array arr;
@@ -429,21 +443,29 @@ void node::request_stop() {
     impl_->server->request_stop();
 }
 
+const char* node::stop_step() const { return impl_->stop_step.load(); }
+
 void node::stop() {
   auto& d = *impl_;
   if (d.stopped)
     return;
   d.stopped = true;
+  auto step = [&d](const char* s) { d.stop_step.store(s); };
+  step("projector");
   if (d.projector)
     d.projector->stop();  // first: joins its thread (rolls back an open batch)
   if (d.http_edge)
     d.http_edge->set_ready(false);
+  step("http_server");
   if (d.server)
     d.server->stop();  // no new requests; replies in flight are dropped with their sockets
+  step("password_hasher");
   if (d.hasher)
     d.hasher->shutdown();  // its callbacks call into the edge: finish them first
+  step("cluster");
   if (d.cluster)
     d.cluster->stop();  // revokes the lease: peers see our shards down at once
+  step("actors");
   if (d.sys) {
     if (d.http_edge)
       d.http_edge->shutdown();
@@ -457,6 +479,7 @@ void node::stop() {
     caf::anon_send_exit(d.region, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.accounts, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.emails, caf::exit_reason::user_shutdown);
+    step("journal_drain");
     {
       caf::scoped_actor self{*d.sys};
       self->request(d.journal, std::chrono::seconds(10), atoms::stats_atom_v)
@@ -468,14 +491,18 @@ void node::stop() {
     {
       std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
       d.valuation_hook->handle = nullptr;
+      d.valuation_hook->matcher = nullptr;
     }
+    caf::anon_send_exit(d.matcher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(d.valuation, caf::exit_reason::user_shutdown);
     if (d.gateway)
       caf::anon_send_exit(d.gateway, caf::exit_reason::user_shutdown);
     if (d.peer_market)
       caf::anon_send_exit(d.peer_market, caf::exit_reason::user_shutdown);
+    step("await_actors");
     d.sys->await_all_actors_done();
   }
+  step("release");
   d.http_edge.reset();
   // Dropped hash jobs hold connections of the server's io_context: destroy
   // them before the server.
@@ -490,6 +517,7 @@ void node::stop() {
   d.market_feed = nullptr;
   d.timers = nullptr;
   d.valuation = nullptr;
+  d.matcher = nullptr;
   d.trades = nullptr;
   d.payments = nullptr;
   d.transfers = nullptr;
@@ -498,11 +526,14 @@ void node::stop() {
   d.peer_market = nullptr;
   d.cluster.reset();
   d.routes.reset();
+  step("actor_system");
   d.sys.reset();
   d.sys_cfg.reset();
   d.projector.reset();  // after the journal: its on_commit holds a pointer
+  step("store");
   if (d.store)
     d.store->close();
+  step("stopped");
   log::info("node_stopped", {{"data_dir", d.cfg.data_dir}});
 }
 

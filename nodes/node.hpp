@@ -62,6 +62,9 @@ struct node_config {
   /// newest `*.model` in `<data-dir>/models/`. Loaded in the background; the
   /// node serves without one (valuations answer 503 no_model).
   std::string model_path;
+  /// Matching (docs/matching.md): a round over all open offers this often;
+  /// 0: only on demand (tt-admin match).
+  std::chrono::milliseconds match_interval{5000};
   /// Optional CSV of event metadata listings do not carry (team/opponent
   /// rank, demand score); empty: none. A bad file fails start().
   std::string event_meta_file;
@@ -84,6 +87,10 @@ public:
 
   /// Stops HTTP, actors, and closes the store (flushes). Idempotent.
   void stop();
+
+  /// The phase stop() is in ("running" before, "stopped" after); any thread
+  /// may read it (tt-node's shutdown watchdog names the phase that stalled).
+  const char* stop_step() const;
 
   struct impl;
 

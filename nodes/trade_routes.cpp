@@ -69,6 +69,26 @@ static json::object trade_object(const trade_view& v) {
   if (!v.dispute_reason.empty())
     o["dispute_reason"] = v.dispute_reason;
   o["version"] = v.version;
+  if (v.parties.empty()) {
+    o["kind"] = "direct";
+  } else {
+    // A matched trade: party i gives `give` to party `receiver` and pays
+    // pays_minor or receives receives_minor (netted over the cycle).
+    o["kind"] = "matched";
+    json::array ps;
+    for (const auto& p : v.parties) {
+      json::object po;
+      po["account"] = p.account;
+      po["give"] = ids_array(p.give);
+      po["gives_to"] = p.receiver < v.parties.size() ? v.parties[p.receiver].account : "";
+      po["credit_minor"] = p.credit_minor;
+      po["pays_minor"] = p.net_cash_minor > 0 ? p.net_cash_minor : 0;
+      po["receives_minor"] = p.net_cash_minor < 0 ? -p.net_cash_minor : 0;
+      po["accepted"] = std::find(v.accepted.begin(), v.accepted.end(), p.account) != v.accepted.end();
+      ps.push_back(std::move(po));
+    }
+    o["parties"] = std::move(ps);
+  }
   return o;
 }
 

@@ -1,7 +1,10 @@
 // tt-node: one Ticket Trader node with the HTTP edge and embedded storage.
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <fstream>
 
 #include <cctype>
@@ -102,7 +105,17 @@ int main(int argc, char** argv) {
                  "CSV of event metadata listings do not carry: "
                  "event_id,team_rank,opponent_rank,demand_score (docs/valuation.md)")
     ->check(CLI::ExistingFile);
+  int64_t match_ms = cfg.match_interval.count();
+  app.add_option("--match-interval-ms", match_ms,
+                 "run a matching round over all open offers this often (0: only on demand)")
+    ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}))
+    ->capture_default_str();
   std::string log_level = "info";
+  unsigned stop_timeout_s = 15;
+  app.add_option("--stop-timeout-s", stop_timeout_s,
+                 "after SIGTERM, exit anyway when shutdown takes longer (0: wait forever); "
+                 "acknowledged events are on disk already")
+    ->capture_default_str();
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!admin_secret_file.empty()) {
@@ -133,6 +146,7 @@ int main(int argc, char** argv) {
   }
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
   cfg.request_timeout = std::chrono::milliseconds(req_ms);
+  cfg.match_interval = std::chrono::milliseconds(match_ms);
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);
   cfg.access_token_ttl = std::chrono::seconds(ttl_s);
   cfg.commit_window = std::chrono::milliseconds(commit_window_s * 1000);
@@ -160,6 +174,20 @@ int main(int argc, char** argv) {
               static_cast<unsigned>(n.http_port()), cfg.data_dir.c_str());
   std::fflush(stdout);
   n.wait();
+  // Shutdown watchdog: a clean stop finishes in well under a second; if a
+  // phase stalls, name it and exit. Every acknowledged event is fsync'd, so
+  // leaving now is no worse than a crash (which recovery handles).
+  static std::atomic<const tt::nodes::node*> stopping{nullptr};
+  stopping = &n;
+  if (stop_timeout_s > 0)
+    std::thread([stop_timeout_s] {
+      std::this_thread::sleep_for(std::chrono::seconds(stop_timeout_s));
+      auto* node = stopping.load();
+      tt::log::error("shutdown_stalled", {{"phase", node ? node->stop_step() : "process_exit"},
+                                          {"after_s", static_cast<uint64_t>(stop_timeout_s)}});
+      std::_Exit(0);
+    }).detach();
   n.stop();
+  stopping = nullptr;
   return 0;
 }

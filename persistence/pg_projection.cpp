@@ -243,7 +243,7 @@ struct mapper {
     ticket_update(std::move(cols));
   }
   void operator()(const ticket_withdrawn& x) const {
-    ticket_update({set("status", to_string(ticket_status::withdrawn)),
+    ticket_update({set("status", to_string(ticket_status::withdrawn)), set("offer_open", "false"),
                    set("withdraw_reason", opt_text(x.reason))});
   }
   void operator()(const ticket_held& x) const {
@@ -263,6 +263,7 @@ struct mapper {
   void operator()(const ticket_transferred& x) const {
     // The new owner holds it, listed (as the ticket model does).
     ticket_update({set("owner", x.to_owner), set("status", to_string(ticket_status::listed)),
+                   set("offer_open", "false"),
                    set("hold_trade_id", std::nullopt), set("last_transfer_ref", x.trade_id)});
     out.push_back(update("escrows", escrow_key(x.trade_id, ev.entity_id),
                          {set("status", "transferred"), set("settled_at", ts()),
@@ -336,6 +337,53 @@ struct mapper {
                           set("confidence_ppm", static_cast<int64_t>(x.confidence_ppm)),
                           set("model_version", x.model_version),
                           set("median_samples", static_cast<int64_t>(x.median_samples))}));
+  }
+  void operator()(const ticket_offered&) const {
+    ticket_update({set("offer_open", "true")});
+  }
+  void operator()(const ticket_offer_closed&) const {
+    ticket_update({set("offer_open", "false")});
+  }
+  void operator()(const trade_matched& x) const {
+    std::vector<std::string> gives;
+    std::string parties = "[";
+    for (size_t i = 0; i < x.parties.size(); ++i) {
+      const auto& p = x.parties[i];
+      gives.insert(gives.end(), p.give.begin(), p.give.end());
+      if (i)
+        parties += ',';
+      parties += "{\"account\":";
+      log::append_json_string(parties, clean_text(p.account));
+      parties += ",\"give\":" + json_string_array(p.give);
+      parties += ",\"receiver\":" + std::to_string(p.receiver);
+      parties += ",\"credit_minor\":" + std::to_string(p.credit_minor);
+      parties += ",\"net_cash_minor\":" + std::to_string(p.net_cash_minor) + "}";
+    }
+    parties += "]";
+    std::vector<pg_column> cols = {
+      set("proposer", ""),
+      set("counterparty", ""),
+      set("status", to_string(trade_status::proposed)),
+      set("target", std::nullopt),
+      set("give", json_string_array(gives)),
+      set("take", "[]"),
+      set("ticket_count", static_cast<int64_t>(gives.size())),
+      set("currency", x.currency),
+      set("fee_bps", static_cast<int64_t>(x.fee_bps)),
+      set("expires_at", opt_time(x.expires_at_ms)),
+      set("parties", parties),
+      set("match_key", x.match_key),
+      set("party_count", static_cast<int64_t>(x.parties.size())),
+      once("created_at", ts()),
+    };
+    touch(cols);
+    out.push_back(upsert("trades", id_key(ev.entity_id), std::move(cols)));
+  }
+  void operator()(const trade_party_accepted&) const {
+    // As trade_model::apply: the last acceptance moves proposed -> accepted.
+    trade_update({add("accepted_count", 1),
+                  expr("status", "CASE WHEN accepted_count + 1 >= party_count AND status = "
+                                 "'proposed' THEN 'accepted' ELSE status END")});
   }
   void operator()(const trade_disputed& x) const {
     trade_update({set("status", to_string(trade_status::disputed))});

@@ -298,4 +298,82 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v3() {
   return out;
 }
 
+std::vector<std::pair<std::string, event_envelope>> golden_events_v4() {
+  std::vector<std::pair<std::string, event_envelope>> out;
+  ticket_offered o;
+  o.want_event_ids = {"nba-2026-lal-gsw"};
+  o.want_categories = {"basketball"};
+  o.want_venues = {};
+  o.max_cash_minor = 1500;
+  o.weights_permille = {900, 0, 0, 0, 0, 250, 0, 0};
+  auto e = base_v2(entity_kind::ticket, ticket_id, 7, o);
+  e.schema_version = 4;
+  out.emplace_back("ticket_offered", e);
+  e = base_v2(entity_kind::ticket, ticket_id, 8, ticket_offer_closed{"withdrawn"});
+  e.schema_version = 4;
+  out.emplace_back("ticket_offer_closed", e);
+  trade_matched m;
+  m.parties = {trade_party{alice, {ticket_id}, 2, 10000, 100},
+               trade_party{bob, {"K5555555555555555555555"}, 0, 10100, 150},
+               trade_party{"U6666666666666666666666", {"K6666666666666666666666"}, 1, 10250, -250}};
+  m.currency = "USD";
+  m.expires_at_ms = 1795996800000;
+  m.fee_bps = 150;
+  m.match_key = "m1|K3333333333333333333333@41.0|K5555555555555555555555@42.0|K6666666666666666666666@43.0";
+  e = base_v2(entity_kind::trade, trade_id, 1, m);
+  e.schema_version = 4;
+  e.user_id.clear();  // the system proposes
+  out.emplace_back("trade_matched", e);
+  e = base_v2(entity_kind::trade, trade_id, 3, trade_party_accepted{bob});
+  e.schema_version = 4;
+  out.emplace_back("trade_party_accepted", e);
+  return out;
+}
+
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v4() {
+  std::vector<std::pair<std::string, snapshot_envelope>> out;
+  snapshot_envelope k;
+  k.schema_version = 4;
+  k.kind = entity_kind::trade;
+  k.entity_id = trade_id;
+  k.seq = 3;
+  k.taken_at_ms = 1795910400999;
+  trade_state t;
+  const auto& m = std::get<trade_matched>(golden_events_v4()[2].second.payload);
+  t.parties = m.parties;
+  t.currency = "USD";
+  t.expires_at_ms = m.expires_at_ms;
+  t.fee_bps = 150;
+  t.status = trade_status::proposed;
+  t.accepted = {bob};
+  t.match_key = m.match_key;
+  t.created_at_ms = 1795910400001;
+  t.updated_at_ms = 1795910400003;
+  k.state = t;
+  out.emplace_back("snapshot_trade", k);
+  snapshot_envelope s;
+  s.schema_version = 4;
+  s.kind = entity_kind::ticket;
+  s.entity_id = ticket_id;
+  s.seq = 7;
+  s.taken_at_ms = 1795910400999;
+  ticket_state kt;
+  kt.fields = fields();
+  kt.seller = alice;
+  kt.status = ticket_status::listed;
+  kt.barcode_hash = "bh";
+  kt.dedup_hash = "dh";
+  kt.created_at_ms = 1795910400001;
+  kt.updated_at_ms = 1795910400005;
+  kt.valuation_version = "manual";
+  kt.valuation_method = "manual";
+  kt.valuation_credit_minor = 10000;
+  kt.offer_open = true;
+  kt.offer = std::get<ticket_offered>(golden_events_v4()[0].second.payload);
+  kt.offer_at_ms = 1795910400007;
+  s.state = kt;
+  out.emplace_back("snapshot_ticket", s);
+  return out;
+}
+
 } // namespace tt::test

@@ -22,5 +22,8 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v2();
 /// valuation).
 std::vector<std::pair<std::string, event_envelope>> golden_events_v3();
 std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v3();
+/// Schema version 4: offers and matched trades (tests/golden/v4/).
+std::vector<std::pair<std::string, event_envelope>> golden_events_v4();
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v4();
 
 } // namespace tt::test

@@ -2,6 +2,9 @@
 // deadline, whatever is in flight, and lose nothing it acknowledged.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "support/tt_support.hpp"
 
 using namespace tt::it;
@@ -9,6 +12,14 @@ using namespace tt::it;
 namespace {
 
 void check_clean_exit(int status, const node_process& node) {
+  // tt-node's shutdown watchdog (--stop-timeout-s) exits 0 after naming the
+  // phase that stalled: report it loudly, it is a bug to chase.
+  std::ifstream log{node.log_file()};
+  std::string text{std::istreambuf_iterator<char>(log), {}};
+  if (text.find("shutdown_stalled") != std::string::npos) {
+    progress("WARNING: shutdown stalled and the watchdog ended tt-node");
+    node.print_log_tail("stalled shutdown");
+  }
   CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0),
                 "SIGTERM ended tt-node with " << node_process::describe_status(status));
   CHECK_FALSE(node.timed_out_on_exit());

@@ -454,7 +454,26 @@ auto members(const get_ticket& x) { return std::tie(x.ticket_id); }
 auto members(const ticket_view& x) {
   return std::tuple_cat(std::tie(x.id), members(x.fields),
                         std::tie(x.status, x.seller, x.barcode_hash, x.created_at_ms,
-                                 x.updated_at_ms, x.version, x.created));
+                                 x.updated_at_ms, x.version, x.created, x.offer_open,
+                                 x.want_event_ids, x.want_categories, x.want_venues,
+                                 x.max_cash_minor, x.weights_permille, x.offer_at_ms,
+                                 x.credit_minor));
+}
+auto members(const offer_ticket& x) {
+  return std::tuple_cat(std::tie(x.ticket_id, x.close, x.want_event_ids, x.want_categories,
+                                 x.want_venues, x.max_cash_minor, x.weights_permille),
+                        members(x.meta));
+}
+auto members(const match_party& x) {
+  return std::tie(x.account, x.give, x.receiver, x.credit_minor, x.net_cash_minor);
+}
+auto members(const propose_match& x) {
+  return std::tuple_cat(std::tie(x.trade_id, x.parties, x.currency, x.match_key), members(x.meta));
+}
+auto members(const run_match_round& x) { return std::tie(x.version); }
+auto members(const matcher_report& x) {
+  return std::tie(x.rounds, x.offers, x.booked, x.last_pairs, x.last_cycles, x.last_round_us,
+                  x.proposed, x.failed, x.valuations_requested, x.next_offset);
 }
 auto members(const append_events& x) {
   return std::tie(x.kind, x.entity_id, x.expected_seq, x.events, x.snapshot, x.snapshot_seq,
@@ -560,7 +579,16 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
   check_round_trip(sys, "withdraw_ticket", withdraw_ticket{"tid", "reason", sample_meta()});
   check_round_trip(sys, "get_ticket", get_ticket{"tid"});
   check_round_trip(sys, "ticket_view",
-                   ticket_view{"tid", fields, 1, "seller", "bh", 100, 200, 3, true});
+                   ticket_view{"tid", fields, 1, "seller", "bh", 100, 200, 3, true, true,
+                               {"ev"}, {"cat"}, {"ven"}, 500, {900, 0, 250}, 300, 12345});
+  check_round_trip(sys, "offer_ticket",
+                   offer_ticket{"tid", true, {"ev"}, {"cat"}, {"ven"}, 700, {1, 2}, sample_meta()});
+  check_round_trip(sys, "match_party", match_party{"acct", {"t1", "t2"}, 2, 10250, -250});
+  check_round_trip(sys, "propose_match",
+                   propose_match{"trade", {match_party{"a", {"t"}, 1, 5, 5}}, "USD", "m1|x",
+                                 sample_meta()});
+  check_round_trip(sys, "run_match_round", run_match_round{2});
+  check_round_trip(sys, "matcher_report", matcher_report{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
   check_round_trip(sys, "append_events",
                    append_events{1, "tid", 4, {"e1", std::string("\0e2", 3)}, "snap", 6,
                                  {"owner\0k", "listed"}, {"wake", "123"}, 77});

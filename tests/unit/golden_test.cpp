@@ -390,3 +390,94 @@ TEST_CASE("v1 and v2 ticket snapshots read the valuation fields as empty") {
     CHECK(t.valuation_credit_minor == 0);
   }
 }
+
+// -- schema version 4 (offers and matched trades), tests/golden/v4/ -----------------------
+
+namespace {
+
+std::string golden_bytes_v4(const std::string& name) {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v4/" + name + ".bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+event_envelope golden_v4(const std::string& name, entity_kind kind, const char* id, uint64_t seq) {
+  std::string why;
+  auto ev = decode_event(golden_bytes_v4(name), &why);
+  REQUIRE_MESSAGE(ev.has_value(), name << " no longer decodes: " << why);
+  CHECK(ev->schema_version == 4);
+  CHECK(ev->kind == kind);
+  CHECK(ev->entity_id == id);
+  CHECK(ev->seq == seq);
+  CHECK(ev->timestamp_ms == 1795910400000 + static_cast<int64_t>(seq));
+  CHECK(std::string(event_type_name(ev->payload)) == name);
+  return *ev;
+}
+
+} // namespace
+
+TEST_CASE("v4 golden: offer events decode to the same values") {
+  auto o = golden_v4("ticket_offered", entity_kind::ticket, g_ticket, 7);
+  const auto& x = std::get<ticket_offered>(o.payload);
+  CHECK(x.want_event_ids == std::vector<std::string>{"nba-2026-lal-gsw"});
+  CHECK(x.want_categories == std::vector<std::string>{"basketball"});
+  CHECK(x.want_venues.empty());
+  CHECK(x.max_cash_minor == 1500);
+  CHECK(x.weights_permille == std::vector<int16_t>{900, 0, 0, 0, 0, 250, 0, 0});
+  auto c = golden_v4("ticket_offer_closed", entity_kind::ticket, g_ticket, 8);
+  CHECK(std::get<ticket_offer_closed>(c.payload).reason == "withdrawn");
+}
+
+TEST_CASE("v4 golden: matched-trade events decode to the same values") {
+  auto m = golden_v4("trade_matched", entity_kind::trade, g_trade, 1);
+  CHECK(m.user_id.empty());
+  const auto& x = std::get<trade_matched>(m.payload);
+  REQUIRE(x.parties.size() == 3);
+  CHECK(x.parties[0].account == g_alice);
+  CHECK(x.parties[0].give == std::vector<std::string>{g_ticket});
+  CHECK(x.parties[0].receiver == 2);
+  CHECK(x.parties[0].credit_minor == 10000);
+  CHECK(x.parties[0].net_cash_minor == 100);
+  CHECK(x.parties[1].account == g_bob);
+  CHECK(x.parties[1].receiver == 0);
+  CHECK(x.parties[1].net_cash_minor == 150);
+  CHECK(x.parties[2].account == "U6666666666666666666666");
+  CHECK(x.parties[2].give == std::vector<std::string>{"K6666666666666666666666"});
+  CHECK(x.parties[2].net_cash_minor == -250);
+  CHECK(x.currency == "USD");
+  CHECK(x.expires_at_ms == 1795996800000);
+  CHECK(x.fee_bps == 150);
+  CHECK(x.match_key.starts_with("m1|K3333333333333333333333@41.0|"));
+  auto a = golden_v4("trade_party_accepted", entity_kind::trade, g_trade, 3);
+  CHECK(std::get<trade_party_accepted>(a.payload).party == g_bob);
+}
+
+TEST_CASE("v4 golden: trade and ticket snapshots carry parties and the offer") {
+  auto t = decode_snapshot(golden_bytes_v4("snapshot_trade"));
+  REQUIRE(t.has_value());
+  CHECK(t->schema_version == 4);
+  const auto& ts = std::get<trade_state>(t->state);
+  REQUIRE(ts.parties.size() == 3);
+  CHECK(ts.parties[2].net_cash_minor == -250);
+  CHECK(ts.accepted == std::vector<std::string>{g_bob});
+  CHECK(ts.status == trade_status::proposed);
+  CHECK(ts.proposer.empty());
+  auto k = decode_snapshot(golden_bytes_v4("snapshot_ticket"));
+  REQUIRE(k.has_value());
+  const auto& ks = std::get<ticket_state>(k->state);
+  CHECK(ks.offer_open);
+  CHECK(ks.offer.max_cash_minor == 1500);
+  CHECK(ks.offer_at_ms == 1795910400007);
+  CHECK(ks.valuation_method == "manual");
+}
+
+TEST_CASE("v1 to v3 snapshots read the offer and party fields as empty") {
+  auto v3 = decode_snapshot(golden_bytes_v4("../v3/snapshot_ticket"));
+  REQUIRE(v3.has_value());
+  CHECK_FALSE(std::get<ticket_state>(v3->state).offer_open);
+  CHECK(std::get<ticket_state>(v3->state).offer.want_event_ids.empty());
+  auto v2 = golden_snapshot_v2("snapshot_trade");
+  CHECK(std::get<trade_state>(v2.state).parties.empty());
+  CHECK(std::get<trade_state>(v2.state).accepted.empty());
+}

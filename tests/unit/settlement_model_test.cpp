@@ -4,6 +4,8 @@
 // status graph, index and timer writes, and the fee arithmetic.
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "actors/ticket_model.hpp"
 #include "actors/trade_model.hpp"
 #include "actors/wallet_model.hpp"
@@ -313,4 +315,116 @@ TEST_CASE("fees are basis points of the net cash, rounded down, without overflow
   CHECK(trade_model::fee_of(66, 150) == 0);
   CHECK(trade_model::fee_of(max_amount_minor, 10000) == max_amount_minor);
   CHECK(trade_model::fee_of(1000, 0) == 0);
+}
+
+TEST_CASE("ticket offers: owner only, listed only, idempotent, closed by withdrawal and transfer") {
+  auto keys = persistence::node_keys::from_secret("settlement-test");
+  fold<ticket_model> t;
+  ticket_fields f;
+  f.event_id = "e";
+  f.currency = "USD";
+  auto ids = derive_listing_ids(*keys, "A", f, "BARCODE-1");
+  t.m.id = ids.ticket_id;
+  list_ticket lt{ids.ticket_id, f, "BARCODE-1", ids.dedup_hash, {}};
+  lt.meta.user_id = "A";
+  REQUIRE(t.run(lt, *keys) == errc::ok);
+  offer_ticket o;
+  o.ticket_id = t.m.id;
+  o.want_event_ids = {"x"};
+  o.max_cash_minor = 500;
+  o.weights_permille = {1000, 0};
+  o.meta.user_id = "B";
+  CHECK(t.run(o) == errc::forbidden);
+  o.meta.user_id = "A";
+  o.max_cash_minor = -1;
+  CHECK(t.run(o) == errc::invalid_argument);
+  o.max_cash_minor = 500;
+  o.weights_permille = {1001};
+  CHECK(t.run(o) == errc::invalid_argument);
+  o.weights_permille = {1000, 0};
+  auto seq = t.seq;
+  CHECK(t.run(o) == errc::ok);
+  CHECK(t.m.state.offer_open);
+  CHECK(t.m.view(t.seq, false).want_event_ids == std::vector<std::string>{"x"});
+  CHECK(t.run(o) == errc::ok);  // the same offer: nothing written
+  CHECK(t.seq == seq + 1);
+  o.want_event_ids = {"y"};
+  CHECK(t.run(o) == errc::ok);  // replaced
+  CHECK(t.m.state.offer.want_event_ids == std::vector<std::string>{"y"});
+  offer_ticket close{t.m.id, true, {}, {}, {}, 0, {}, {}};
+  close.meta.user_id = "A";
+  CHECK(t.run(close) == errc::ok);
+  CHECK_FALSE(t.m.state.offer_open);
+  seq = t.seq;
+  CHECK(t.run(close) == errc::ok);  // idempotent
+  CHECK(t.seq == seq);
+  // A transfer ends the offer: the new owner is not bound by it.
+  CHECK(t.run(o) == errc::ok);
+  ticket_trade_step tr{t.m.id, static_cast<uint8_t>(ticket_step::transfer), "X1", "A", "B", {}, {}};
+  CHECK(t.run(tr, *keys) == errc::ok);
+  CHECK_FALSE(t.m.state.offer_open);
+  // Not listed: no offer.
+  ticket_trade_step hold{t.m.id, static_cast<uint8_t>(ticket_step::hold), "X2", "B", {}, {}, {}};
+  CHECK(t.run(hold, *keys) == errc::ok);
+  o.meta.user_id = "B";
+  CHECK(t.run(o) == errc::invalid_state);
+}
+
+TEST_CASE("matched trades: parties, acceptance, deposits and cash flows that net exactly") {
+  fold<trade_model> t;
+  t.m.id = "M";
+  trade_matched m;
+  // a gives to c, b gives to a, c gives to b; nets +100, +150, -250.
+  m.parties = {trade_party{"a", {"ta"}, 2, 10000, 100}, trade_party{"b", {"tb"}, 0, 10100, 150},
+               trade_party{"c", {"tc"}, 1, 10250, -250}};
+  m.currency = "USD";
+  m.expires_at_ms = 1790000000000;
+  m.match_key = "k";
+  trade_model before = t.m;
+  t.apply({m});
+  CHECK(t.m.matched());
+  CHECK(t.m.state.status == trade_status::proposed);
+  CHECK(t.m.is_party("b"));
+  CHECK_FALSE(t.m.is_party("z"));
+  CHECK(t.m.receiver_of("a") == "c");
+  CHECK(t.m.receiver_of("b") == "a");
+  CHECK(t.m.side_of("c") == std::vector<std::string>{"tc"});
+  CHECK(t.m.ticket_count() == 3);
+  auto flows = t.m.cash_flows();
+  REQUIRE(flows.size() == 2);
+  CHECK(flows[0].payer == "a");
+  CHECK(flows[0].payee == "c");
+  CHECK(flows[0].amount_minor == 100);
+  CHECK(flows[1].payer == "b");
+  CHECK(flows[1].payee == "c");
+  CHECK(flows[1].amount_minor == 150);
+  CHECK(flows[0].intent != flows[1].intent);
+  CHECK(t.m.pays("a") == 100);
+  CHECK(t.m.pays("c") == 0);
+  // Every party's index entry.
+  auto idx = t.m.index_writes(before, t.m);
+  CHECK(idx.size() == 6);
+  t.apply({trade_party_accepted{"a"}, trade_party_accepted{"b"}});
+  CHECK(t.m.state.status == trade_status::proposed);
+  t.apply({trade_party_accepted{"b"}});  // twice: counted once
+  CHECK(t.m.state.accepted.size() == 2);
+  t.apply({trade_party_accepted{"c"}});
+  CHECK(t.m.state.status == trade_status::accepted);
+  t.apply({trade_deposit{"ta"}, trade_deposit{"tb"}});
+  CHECK(t.m.state.status == trade_status::in_escrow);
+  t.apply({trade_deposit{"tc"}});
+  CHECK(t.m.state.status == trade_status::transferring);
+  // A payer owing two payees gets two flows; the flows always net out.
+  trade_model two;
+  two.id = "N";
+  two.state.parties = {trade_party{"p", {"1"}, 1, 0, 300}, trade_party{"q", {"2"}, 2, 0, -100},
+                       trade_party{"r", {"3"}, 0, 0, -200}};
+  std::map<std::string, int64_t> net;
+  for (const auto& f : two.cash_flows()) {
+    net[f.payer] += f.amount_minor;
+    net[f.payee] -= f.amount_minor;
+  }
+  CHECK(net["p"] == 300);
+  CHECK(net["q"] == -100);
+  CHECK(net["r"] == -200);
 }

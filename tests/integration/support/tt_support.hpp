@@ -194,6 +194,9 @@ public:
   http_result patch(const std::string& t, const std::string& b, const headers_t& h = {}) {
     return request(http::verb::patch, t, b, h);
   }
+  http_result put(const std::string& t, const std::string& b, const headers_t& h = {}) {
+    return request(http::verb::put, t, b, h);
+  }
   http_result del(const std::string& t, const headers_t& h = {}) {
     return request(http::verb::delete_, t, {}, h);
   }
