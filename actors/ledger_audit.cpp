@@ -82,6 +82,11 @@ audit_report run_audit(const persistence::event_store& store) {
         auto& t = trades[id];
         t.give = x->give;
         t.take = x->take;
+      } else if (auto* x = std::get_if<trade_matched>(&ev->payload)) {
+        auto& t = trades[id];
+        for (const auto& p : x->parties)
+          t.give.insert(t.give.end(), p.give.begin(), p.give.end());
+        t.status = trade_status::proposed;
       } else if (auto* x = std::get_if<trade_status_changed>(&ev->payload)) {
         auto& t = trades[id];
         t.status = x->status;

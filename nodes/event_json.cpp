@@ -104,6 +104,38 @@ std::string render_event(uint64_t offset, const event_envelope& ev) {
     data["method"] = x->method;
     if (x->method == "median_fallback")
       data["median_samples"] = x->median_samples;
+  } else if (auto* x = std::get_if<ticket_offered>(&ev.payload)) {
+    auto list = [](const std::vector<std::string>& xs) {
+      json::array a;
+      for (const auto& s : xs)
+        a.emplace_back(json::string(s));
+      return a;
+    };
+    data["offer"] = "open";
+    data["want"] = json::object{{"event_ids", list(x->want_event_ids)},
+                                {"categories", list(x->want_categories)},
+                                {"venues", list(x->want_venues)},
+                                {"max_cash_minor", x->max_cash_minor}};
+  } else if (auto* x = std::get_if<ticket_offer_closed>(&ev.payload)) {
+    data["offer"] = "closed";
+    data["reason"] = x->reason;
+  } else if (auto* x = std::get_if<trade_matched>(&ev.payload)) {
+    data["status"] = "proposed";
+    data["currency"] = x->currency;
+    json::array ps;
+    for (const auto& p : x->parties) {
+      json::array give;
+      for (const auto& t : p.give)
+        give.emplace_back(json::string(t));
+      ps.push_back(json::object{{"account", p.account},
+                                {"give", std::move(give)},
+                                {"receiver", p.receiver},
+                                {"credit_minor", p.credit_minor},
+                                {"net_cash_minor", p.net_cash_minor}});
+    }
+    data["parties"] = std::move(ps);
+  } else if (auto* x = std::get_if<trade_party_accepted>(&ev.payload)) {
+    data["party"] = x->party;
   }
   o["data"] = std::move(data);
   return json::serialize(o);
@@ -132,6 +164,9 @@ std::vector<std::string> concerned_accounts(const event_envelope& ev) {
   } else if (auto* x = std::get_if<trade_status_changed>(&ev.payload)) {
     for (const auto& p : x->parties)
       add(p);
+  } else if (auto* x = std::get_if<trade_matched>(&ev.payload)) {
+    for (const auto& p : x->parties)
+      add(p.account);
   }
   return out;
 }

@@ -223,7 +223,7 @@ std::string answer_problem(const http_result& r) {
 }
 
 struct counts {
-  std::atomic<int> total{0}, s2xx{0}, s4xx{0}, created{0}, cut_off{0};
+  std::atomic<int> total{0}, s2xx{0}, s4xx{0}, created{0}, cut_off{0}, offers{0};
   std::map<int, int> by_status;
   std::mutex mtx;
   void add(int status) {
@@ -266,8 +266,18 @@ bool json_fuzz_client(uint16_t port, const account& seller, uint64_t seed, int t
     auto valid = listing("fz" + std::to_string(tag), 1 + i);
     std::string body, target;
     bool is_patch = rng() % 3 == 0;
+    bool is_offer = !is_patch && rng() % 5 == 0;
     http_result r;
-    if (is_patch) {
+    if (is_offer) {
+      // Swap offers on the live ticket: random and mutated offer bodies.
+      const json::object offer_valid{
+        {"ticket_id", target_id},
+        {"want", json::object{{"event_ids", json::array{"ev-x"}}, {"max_cash_minor", 500}}},
+        {"weights", json::object{{"music", 0.5}}}};
+      target = "/api/v1/offers";
+      body = rng() % 5 == 0 ? json::serialize(offer_valid) : random_json_body(rng, offer_valid);
+      r = c.post(target, body, seller.auth());
+    } else if (is_patch) {
       json::object pv;
       for (const auto& [k, v] : patch_valid)  // a random valid subset as the seed
         if (rng() % 2)
@@ -302,6 +312,18 @@ bool json_fuzz_client(uint16_t port, const account& seller, uint64_t seed, int t
     }
     if (r.status >= 300)
       continue;
+    if (is_offer) {
+      // An open offer on the ticket; the ticket's version moved with it.
+      if (r.json().as_object().if_contains("status") == nullptr || r.json().at("status") != "open") {
+        FAIL_CHECK("2xx without an open offer: " << shown(r.body));
+        return false;
+      }
+      auto now = c.get("/api/v1/tickets/" + target_id);
+      if (now.status == 200)
+        version = now.json().at("version").as_int64();
+      ++cnt.offers;
+      continue;
+    }
     // Accepted: the answer must be a ticket that matches what was sent.
     auto got = r.json().as_object();
     if (!got.contains("id") || got.contains("barcode") || !got.contains("version")) {
@@ -563,7 +585,7 @@ TEST_CASE("fuzz: mutated JSON bodies on POST and PATCH get 2xx/4xx JSON answers,
     t.join();
   CHECK(failed == 0);
   progress("json fuzz: ", cnt.total.load(), " answers, ", cnt.s2xx.load(), " 2xx (", cnt.created.load(),
-           " new listings), ", cnt.s4xx.load(), " 4xx, ", cnt.cut_off.load(), " oversize uploads cut off; by status:", cnt.summary());
+           " new listings, ", cnt.offers.load(), " offers), ", cnt.s4xx.load(), " 4xx, ", cnt.cut_off.load(), " oversize uploads cut off; by status:", cnt.summary());
   CHECK(cnt.s2xx > 0);  // the fuzzer also reached the accepting paths
   CHECK(cnt.s4xx > 0);
   REQUIRE(node.alive());
