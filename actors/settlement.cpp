@@ -110,6 +110,7 @@ transfer_adapter_actor::behavior_type escrow_upload_adapter(transfer_adapter_act
 struct timer_state {
   std::shared_ptr<const persistence::event_store> store;
   trade_region_actor trades;
+  valuation_service_actor valuation;  // the nightly retrain timer
   timer_service_config cfg;
   std::set<std::string> in_flight;  // trade ids woken and not yet answered
   prometheus::Counter* fired = nullptr;
@@ -120,10 +121,12 @@ struct timer_state {
 timer_service_actor::behavior_type
 timer_service(timer_service_actor::stateful_pointer<timer_state> self,
               std::shared_ptr<const persistence::event_store> store, trade_region_actor trades,
-              timer_service_config cfg, prometheus::Registry* reg) {
+              timer_service_config cfg, prometheus::Registry* reg,
+              valuation_service_actor valuation) {
   auto& st = self->state;
   st.store = std::move(store);
   st.trades = std::move(trades);
+  st.valuation = std::move(valuation);
   st.cfg = cfg;
   if (reg != nullptr) {
     auto& fam = prometheus::BuildCounter()
@@ -140,6 +143,17 @@ timer_service(timer_service_actor::stateful_pointer<timer_state> self,
       using namespace std::chrono;
       auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
       for (auto& t : st.store->due_timers(now, st.cfg.max_in_flight)) {
+        if (t.kind == entity_kind::unknown && t.entity_id == "valuation" && t.name == "retrain"
+            && st.valuation && st.in_flight.insert(t.entity_id).second) {
+          // The valuation service moves the timer on before it answers.
+          self->request(st.valuation, st.cfg.wake_timeout, retrain_model{})
+            .then([self](model_status&) { self->state.in_flight.erase("valuation"); },
+                  [self](caf::error& err) {
+                    self->state.in_flight.erase("valuation");
+                    log::warn("timer_retrain_failed", {{"reason", describe(err).message}});
+                  });
+          continue;
+        }
         if (t.kind != entity_kind::trade || st.in_flight.size() >= st.cfg.max_in_flight
             || !st.in_flight.insert(t.entity_id).second)
           continue;
@@ -181,8 +195,10 @@ transfer_adapter_actor spawn_escrow_upload_adapter(caf::actor_system& sys,
 timer_service_actor spawn_timer_service(caf::actor_system& sys,
                                         std::shared_ptr<const persistence::event_store> store,
                                         trade_region_actor trades, timer_service_config cfg,
-                                        prometheus::Registry* metrics) {
-  return sys.spawn(timer_service, std::move(store), std::move(trades), cfg, metrics);
+                                        prometheus::Registry* metrics,
+                                        valuation_service_actor valuation) {
+  return sys.spawn(timer_service, std::move(store), std::move(trades), cfg, metrics,
+                   std::move(valuation));
 }
 
 } // namespace tt::actors

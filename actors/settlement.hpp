@@ -58,6 +58,7 @@ struct timer_service_config {
 timer_service_actor spawn_timer_service(caf::actor_system& sys,
                                std::shared_ptr<const persistence::event_store> store,
                                trade_region_actor trades, timer_service_config cfg,
-                               prometheus::Registry* metrics);
+                               prometheus::Registry* metrics,
+                               valuation_service_actor valuation = {});
 
 } // namespace tt::actors

@@ -1,5 +1,7 @@
 #include "actors/valuation_service.hpp"
 
+#include "actors/market_generator.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -214,8 +216,26 @@ void valuation_tables::apply(uint64_t offset, const event_envelope& ev) {
         if (t == tickets_.end())
           continue;
         data_.add_trade(t->second.event_id, ev.timestamp_ms);
-        if (t->second.price_minor > 0)
+        if (t->second.price_minor > 0) {
           medians_.add(t->second.event_id, t->second.section, t->second.price_minor);
+          training_row row;
+          row.event_id = t->second.event_id;
+          row.section = t->second.section;
+          ticket_fields f;
+          f.event_id = t->second.event_id;
+          f.venue = t->second.venue;
+          f.section = t->second.section;
+          f.face_value_minor = t->second.face_value_minor;
+          if (const auto* e = data_.event(f.event_id)) {
+            f.category = e->category;
+            f.event_starts_at_ms = e->starts_at_ms;
+          }
+          row.features = features(f, ev.timestamp_ms);
+          row.price_minor = t->second.price_minor;
+          if (sales_.size() >= 2'000'000)  // bounded: keep the newest
+            sales_.erase(sales_.begin(), sales_.begin() + 1'000'000);
+          sales_.push_back(std::move(row));
+        }
       }
     }
     open_trades_.erase(it);
@@ -292,6 +312,12 @@ namespace {
 struct load_request {
   std::string path;
 };
+/// Local only: train on `rows`, save under `dir`, answer as a load.
+struct train_request {
+  std::vector<training_row> rows;
+  std::string dir;
+  uint64_t seed = 1;
+};
 struct loaded_model {
   std::shared_ptr<const valuation_model> model;
   std::string path;
@@ -302,13 +328,15 @@ struct loaded_model {
 } // namespace tt::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tt::actors::load_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tt::actors::train_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tt::actors::loaded_model)
 
 namespace tt::actors {
 
 namespace {
 
-using loader_actor = caf::typed_actor<caf::replies_to<load_request>::with<loaded_model>>;
+using loader_actor = caf::typed_actor<caf::replies_to<load_request>::with<loaded_model>,
+                                      caf::replies_to<train_request>::with<loaded_model>>;
 
 /// Loads one model file on its own thread (a detached actor), so neither the
 /// scheduler nor start-up waits for XGBoost to parse it.
@@ -319,6 +347,23 @@ loader_actor::behavior_type loader_impl(loader_actor::pointer) {
       out.path = r.path;
       try {
         out.model = std::make_shared<const valuation_model>(valuation_model::load(r.path));
+      } catch (const std::exception& e) {
+        out.error = e.what();
+      }
+      return out;
+    },
+    [](train_request& r) -> loaded_model {
+      // Blocks this (detached) thread for the training; XGBoost on 1 thread.
+      loaded_model out;
+      try {
+        auto m = std::make_shared<valuation_model>();
+        train_params tp;
+        tp.seed = r.seed;
+        m->train(r.rows, tp, {});
+        std::filesystem::create_directories(r.dir);
+        out.path = r.dir + "/tt-val-retrain-" + std::to_string(r.seed) + ".model";
+        m->save(out.path);
+        out.model = std::move(m);
       } catch (const std::exception& e) {
         out.error = e.what();
       }
@@ -356,6 +401,7 @@ struct service_state {
   model_status status;
   uint64_t target = 0;  // the log end we know of
   bool ready = false;   // caught up with the log as it was at start
+  bool training = false;  // a retrain runs
   static inline const char* name = "valuation_service";
 };
 
@@ -409,6 +455,78 @@ void start_load(service_pointer self, const std::string& asked, Done done) {
         self->state.status.error = "the model loader failed: " + describe(err).message;
         done(self->state.status);
       });
+}
+
+/// The retrain timer: entity (unknown, "valuation"), timer "retrain".
+constexpr const char* retrain_entity = "valuation";
+constexpr const char* retrain_timer = "retrain";
+
+/// Moves the durable retrain timer to `due_ms` (through the journal, like
+/// every store write; a timer-only append of no events).
+void schedule_retrain(service_pointer self, int64_t due_ms) {
+  auto& st = self->state;
+  if (!st.cfg.journal)
+    return;
+  append_events cmd;
+  cmd.kind = static_cast<uint8_t>(entity_kind::unknown);
+  cmd.entity_id = retrain_entity;
+  cmd.expected_seq = 0;
+  cmd.timer_writes = {retrain_timer, std::to_string(due_ms)};
+  self->request(st.cfg.journal, st.cfg.request_timeout, std::move(cmd))
+    .then([due_ms](append_ack&) { log::info("valuation_retrain_scheduled", {{"due_ms", due_ms}}); },
+          [](caf::error& err) {
+            log::warn("valuation_retrain_not_scheduled", {{"reason", describe(err).message}});
+          });
+}
+
+/// Reschedules the timer, then trains on the base market plus the log's
+/// sales on a detached actor and loads the result.
+model_status retrain(service_pointer self) {
+  auto& st = self->state;
+  auto now = wall_ms();
+  schedule_retrain(self, next_retrain_ms(now, st.cfg.retrain_hour_utc, st.cfg.retrain_interval));
+  auto status = st.status;
+  if (st.training) {
+    status.error = "a retrain is running";
+    return status;
+  }
+  std::vector<training_row> rows;
+  if (st.cfg.retrain_base_sales > 0) {
+    market_params mp;
+    mp.sales = st.cfg.retrain_base_sales;
+    rows = generate_market(mp).rows;
+  }
+  const auto& sales = st.tables.sales();
+  rows.insert(rows.end(), sales.begin(), sales.end());
+  if (rows.size() < 200) {
+    status.error = "retrain skipped: " + std::to_string(rows.size()) + " sales (200 needed)";
+    log::warn("valuation_retrain_skipped", {{"rows", static_cast<uint64_t>(rows.size())}});
+    return status;
+  }
+  st.training = true;
+  log::info("valuation_retrain_started", {{"rows", static_cast<uint64_t>(rows.size())},
+                                         {"log_sales", static_cast<uint64_t>(sales.size())}});
+  auto trainer = self->system().spawn<caf::detached>(loader_impl);
+  self->request(trainer, caf::infinite,
+                train_request{std::move(rows), st.cfg.models_dir, static_cast<uint64_t>(now)})
+    .then(
+      [self, trainer](loaded_model& r) {
+        caf::anon_send_exit(trainer, caf::exit_reason::user_shutdown);
+        self->state.training = false;
+        if (!r.model) {
+          log::error("valuation_retrain_failed", {{"error", r.error}});
+          return;
+        }
+        log::info("valuation_retrain_done", {{"path", r.path}, {"version", r.model->version()}});
+        start_load(self, r.path, [](const model_status&) {});
+      },
+      [self, trainer](caf::error& err) {
+        caf::anon_send_exit(trainer, caf::exit_reason::user_shutdown);
+        self->state.training = false;
+        log::error("valuation_retrain_failed", {{"error", describe(err).message}});
+      });
+  status.error.clear();
+  return status;
 }
 
 ticket_valuation to_reply(const std::string& id, const ticket_view& v, const valuation& val,
@@ -517,6 +635,11 @@ valuation_service_impl(service_pointer self, std::shared_ptr<const persistence::
         self->send(self, log_advanced{st.target});
       } else if (!st.ready) {
         st.ready = true;
+        // The first run of the nightly retrain, once (the timer is durable).
+        if (st.cfg.journal
+            && !st.store->timer_due(entity_kind::unknown, retrain_entity, retrain_timer))
+          schedule_retrain(self, next_retrain_ms(wall_ms(), st.cfg.retrain_hour_utc,
+                                                 st.cfg.retrain_interval));
         log::info("valuation_service_ready",
                   {{"tickets", std::to_string(st.tables.tickets_seen())},
                    {"completed_trades", std::to_string(st.tables.trades_completed())},
@@ -524,6 +647,7 @@ valuation_service_impl(service_pointer self, std::shared_ptr<const persistence::
       }
     },
     [self](valuate_ticket& cmd) { return valuate(self, cmd); },
+    [self](retrain_model&) -> model_status { return retrain(self); },
     [self](reload_model& cmd) -> caf::result<model_status> {
       auto rp = self->make_response_promise<model_status>();
       start_load(self, cmd.path, [rp](const model_status& s) mutable { rp.deliver(s); });
@@ -539,6 +663,15 @@ valuation_service_actor spawn_valuation_service(caf::actor_system& sys,
                                                 ticket_region_actor tickets,
                                                 valuation_service_config cfg) {
   return sys.spawn(valuation_service_impl, std::move(store), std::move(tickets), std::move(cfg));
+}
+
+int64_t next_retrain_ms(int64_t now_ms, int retrain_hour_utc, std::chrono::seconds interval) {
+  if (interval.count() > 0)
+    return now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+  constexpr int64_t day_ms = 86'400'000;
+  int64_t day_start = now_ms - ((now_ms % day_ms) + day_ms) % day_ms;
+  int64_t at = day_start + static_cast<int64_t>(std::clamp(retrain_hour_utc, 0, 23)) * 3'600'000;
+  return at > now_ms ? at : at + day_ms;
 }
 
 } // namespace tt::actors

@@ -85,6 +85,9 @@ public:
   double desirability(const std::string& venue, const std::string& section);
 
   const resale_medians& medians() const { return medians_; }
+  /// Every completed trade's tickets as training rows (features at the
+  /// completion, the listed price), oldest first: the retrain's log data.
+  const std::vector<training_row>& sales() const { return sales_; }
   const market_data& data() const { return data_; }
   size_t tickets_seen() const { return tickets_.size(); }
   size_t trades_completed() const { return trades_completed_; }
@@ -112,6 +115,7 @@ private:
   market_data data_;
   resale_medians medians_;
   size_t trades_completed_ = 0;
+  std::vector<training_row> sales_;
   uint64_t next_offset_ = 1;
 };
 
@@ -125,7 +129,19 @@ struct valuation_service_config {
   std::unordered_map<std::string, event_extra> event_meta;  // --event-meta
   double threshold = valuation_model::default_confidence_threshold;
   std::chrono::milliseconds request_timeout{5000};  // to the ticket region
+  /// Nightly retrain: the durable timer fires at `retrain_hour_utc` every
+  /// day, or every `retrain_interval` if that is non-zero. The training set
+  /// is a synthetic market of `retrain_base_sales` rows (docs/valuation.md)
+  /// plus every sale in the log; fewer than 200 rows in all: skipped.
+  /// Without a journal handle no retrain is scheduled.
+  journal_actor journal;
+  int retrain_hour_utc = 3;
+  std::chrono::seconds retrain_interval{0};
+  size_t retrain_base_sales = 20'000;
 };
+
+/// When the retrain timer should fire next after `now_ms`.
+int64_t next_retrain_ms(int64_t now_ms, int retrain_hour_utc, std::chrono::seconds interval);
 
 /// Spawns the service; it starts loading the model at once (on a detached
 /// loader actor, so start-up never waits) and reads the log from offset 1.

@@ -137,7 +137,8 @@ using market_feed_actor = caf::typed_actor<caf::reacts_to<log_advanced>>;
 using valuation_service_actor
   = caf::typed_actor<caf::reacts_to<log_advanced>,
                      caf::replies_to<valuate_ticket>::with<ticket_valuation>,
-                     caf::replies_to<reload_model>::with<model_status>>;
+                     caf::replies_to<reload_model>::with<model_status>,
+                     caf::replies_to<retrain_model>::with<model_status>>;
 
 /// The matcher service (actors/matcher_service.hpp): follows the log (offers,
 /// valuations, trades), runs a matching round every few seconds (and on

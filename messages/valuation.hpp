@@ -76,6 +76,21 @@ typename Inspector::result_type inspect(Inspector& f, reload_model& x) {
   return f(caf::meta::type_name("tt.reload_model"), x.path);
 }
 
+/// Retrain now (the nightly durable timer "retrain" of entity
+/// (unknown, "valuation") sends it; `tt-admin model retrain` too). The
+/// service first moves that timer to the next run, then trains in the
+/// background on the base market plus every sale in the log, saves
+/// `<models>/tt-val-retrain-<ms>.model` and loads it. Replies at once with the
+/// current status (`error` says why a retrain was skipped).
+struct retrain_model {
+  uint32_t version = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retrain_model& x) {
+  return f(caf::meta::type_name("tt.retrain_model"), x.version);
+}
+
 /// What the service serves now. `metrics_json`: the model's validation
 /// metrics (a JSON object, "{}" without a model); `error`: why the last load
 /// failed (empty if it did not).

@@ -476,6 +476,25 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
 /// --model, else the newest *.model in <data-dir>/models/) on a thread of its
 /// own and swaps it in; the reply names the version serving now and its
 /// validation metrics. A failed load keeps the old model and is an error.
+/// Starts a retrain now (the nightly timer moves to its next run); the new
+/// model loads when the training finished (watch `model_version` in stats).
+caf::result<admin_reply> model_retrain(gateway_pointer self) {
+  auto& d = self->state.deps;
+  if (!d.valuation)
+    return make_error(errc::unavailable, "this node has no valuation service");
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(d.valuation, std::chrono::seconds(30), retrain_model{})
+    .then(
+      [rp](model_status& s) mutable {
+        if (!s.error.empty())
+          return void(rp.deliver(make_error(errc::invalid_state, s.error, "model")));
+        rp.deliver(admin_reply{json::serialize(
+          json::object{{"retrain", "started"}, {"serving", s.loaded ? s.version : std::string{}}})});
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
 caf::result<admin_reply> model_reload(gateway_pointer self, const std::string& path) {
   auto& d = self->state.deps;
   if (!d.valuation)
@@ -547,8 +566,10 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
   if (verb == "timers")
     return timers_cmd(self, a.size() > 1 && a[1] == "--due");
   if (verb == "model") {
+    if (a.size() == 2 && a[1] == "retrain")
+      return model_retrain(self);
     if (a.size() < 2 || a.size() > 3 || a[1] != "reload")
-      return bad("usage: model reload [PATH]");
+      return bad("usage: model reload [PATH] | model retrain");
     return model_reload(self, a.size() == 3 ? a[2] : std::string{});
   }
   if (verb == "shard") {

@@ -344,6 +344,10 @@ bool node::start(std::string* error) {
     vc.model_path = d.cfg.model_path;
     vc.models_dir = d.cfg.data_dir + "/models";
     vc.request_timeout = d.cfg.request_timeout;
+    vc.journal = d.journal;
+    vc.retrain_hour_utc = d.cfg.retrain_hour_utc;
+    vc.retrain_interval = d.cfg.retrain_interval;
+    vc.retrain_base_sales = d.cfg.retrain_base_sales;
     if (!d.cfg.event_meta_file.empty()) {
       std::ifstream in(d.cfg.event_meta_file);
       if (!in) {
@@ -369,7 +373,8 @@ bool node::start(std::string* error) {
   }
   actors::timer_service_config tc;
   tc.poll_interval = d.cfg.timer_poll;
-  d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get());
+  d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get(),
+                                         d.valuation);
   if (!d.start_cluster(error))
     return false;
   edge_config ec2;

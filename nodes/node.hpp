@@ -65,6 +65,12 @@ struct node_config {
   /// Matching (docs/matching.md): a round over all open offers this often;
   /// 0: only on demand (tt-admin match).
   std::chrono::milliseconds match_interval{5000};
+  /// Nightly retrain (docs/valuation.md): at this UTC hour, or every
+  /// `retrain_interval` if non-zero; on a synthetic base market of
+  /// `retrain_base_sales` rows plus every sale in the log.
+  int retrain_hour_utc = 3;
+  std::chrono::seconds retrain_interval{0};
+  size_t retrain_base_sales = 20'000;
   /// Optional CSV of event metadata listings do not carry (team/opponent
   /// rank, demand score); empty: none. A bad file fails start().
   std::string event_meta_file;

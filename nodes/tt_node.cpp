@@ -110,6 +110,18 @@ int main(int argc, char** argv) {
                  "run a matching round over all open offers this often (0: only on demand)")
     ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}))
     ->capture_default_str();
+  app.add_option("--retrain-hour-utc", cfg.retrain_hour_utc,
+                 "nightly valuation retrain at this hour (UTC), a durable timer")
+    ->check(CLI::Range(0, 23))
+    ->capture_default_str();
+  int64_t retrain_s = 0;
+  app.add_option("--retrain-interval-s", retrain_s,
+                 "retrain every N seconds instead of nightly (0: nightly)")
+    ->check(CLI::Range(int64_t{0}, int64_t{30} * 86400));
+  app.add_option("--retrain-base-sales", cfg.retrain_base_sales,
+                 "rows of the synthetic base market a retrain adds to the log's sales")
+    ->check(CLI::Range(size_t{0}, size_t{2'000'000}))
+    ->capture_default_str();
   std::string log_level = "info";
   unsigned stop_timeout_s = 15;
   app.add_option("--stop-timeout-s", stop_timeout_s,
@@ -147,6 +159,7 @@ int main(int argc, char** argv) {
   cfg.idle_timeout = std::chrono::milliseconds(idle_ms);
   cfg.request_timeout = std::chrono::milliseconds(req_ms);
   cfg.match_interval = std::chrono::milliseconds(match_ms);
+  cfg.retrain_interval = std::chrono::seconds(retrain_s);
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);
   cfg.access_token_ttl = std::chrono::seconds(ttl_s);
   cfg.commit_window = std::chrono::milliseconds(commit_window_s * 1000);

@@ -413,6 +413,18 @@ errc event_store::delete_timer(entity_kind kind, std::string_view entity_id, std
   return d.db->Write(d.write_opts, &batch).ok() ? errc::ok : errc::storage_failure;
 }
 
+std::optional<int64_t> event_store::timer_due(entity_kind kind, std::string_view entity_id,
+                                              std::string_view name) const {
+  auto& d = *impl_;
+  auto idx_key = entity_prefix(kind, entity_id);
+  idx_key.append(name);
+  std::string due;
+  auto st = d.db->Get(rocksdb::ReadOptions{}, d.cf(cf_timer_idx), slice(idx_key), &due);
+  if (!st.ok() || due.size() != 8)
+    return std::nullopt;
+  return static_cast<int64_t>(get_be64(due));
+}
+
 std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max) const {
   std::vector<due_timer> out;
   std::unique_ptr<rocksdb::Iterator> it{

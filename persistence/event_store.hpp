@@ -143,6 +143,9 @@ public:
 
   /// Timers due at or before `now_ms`, earliest first, at most `max`.
   std::vector<due_timer> due_timers(int64_t now_ms, size_t max) const;
+  /// When the durable timer `name` of the entity fires; nullopt if none.
+  std::optional<int64_t> timer_due(entity_kind kind, std::string_view entity_id,
+                                   std::string_view name) const;
 
   /// Flushes memtables and closes; called by the destructor too.
   void close();

@@ -202,3 +202,60 @@ TEST_CASE("valuations over HTTP: no model -> 503, tt-admin model reload, 200, ev
   node.kill(SIGTERM);
   CHECK(WIFEXITED(node.exit_status()));
 }
+
+TEST_CASE("the nightly retrain is a durable timer: a node without a model trains one and keeps it") {
+  temp_dir dir;
+  auto port = free_port();
+  auto cluster_port = free_port();
+  auto data = (dir.path / "data").string();
+  const std::string secret = "valuation-test-secret-0123456789";
+  ::setenv("TT_ADMIN_SECRET", secret.c_str(), 1);
+  // "Nightly" every 2 s here, on a small synthetic base market.
+  std::vector<std::string> args = {"--no-rate-limits", "--argon2-ops", "1", "--argon2-mem-mib", "8",
+                                   "--cluster-port", std::to_string(cluster_port),
+                                   "--retrain-interval-s", "2", "--retrain-base-sales", "2000"};
+  node_process node{data, port, args};
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client c{port};
+  auto a = login(c, "retrain@val.test");
+  REQUIRE(!a.empty());
+  auto t = c.post("/api/v1/tickets", listing_body("rt", 1), {bearer(a)});
+  REQUIRE(t.status == 201);
+  auto path = "/api/v1/tickets/" + id_of(t) + "/valuation";
+  // No model at start; the timer fires, a model is trained, saved and loaded.
+  std::string version;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (version.empty() && std::chrono::steady_clock::now() < until) {
+    auto r = c.get(path, {bearer(a)});
+    if (r.status == 200)
+      version = std::string(r.json().at("model_version").as_string());
+    else
+      CHECK(r.status == 503);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE_MESSAGE(!version.empty(), "no retrained model within 60 s");
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(data + "/models"))
+    files += e.path().filename().string().starts_with("tt-val-retrain-")
+             && e.path().extension() == ".model";
+  CHECK(files >= 1);
+  // tt-admin starts one at once, too.
+  auto admin_log = (dir.path / "admin.log").string();
+  CHECK(run({TT_ADMIN_BIN, "--node", "127.0.0.1:" + std::to_string(cluster_port), "--json", "-c",
+             "model retrain"},
+            admin_log)
+        == 0);
+  // After a restart the newest retrained model serves at once.
+  node.kill(SIGTERM);
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client c2{port};
+  auto until2 = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < until2) {
+    status = c2.get(path, {bearer(a)}).status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(status == 200);
+}

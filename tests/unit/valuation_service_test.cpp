@@ -340,3 +340,12 @@ TEST_CASE("ticket model: record_valuation writes one event only when the valuati
   CHECK(back.state.valuation_credit_minor == 12345);
   CHECK(back.decide(r)->empty());
 }
+
+TEST_CASE("valuation: the nightly retrain runs at the next configured UTC hour") {
+  const int64_t day = 86'400'000, hour = 3'600'000;
+  const int64_t midnight = 1'795'910'400'000;  // 2026-11-29T00:00Z
+  CHECK(next_retrain_ms(midnight + 2 * hour, 3, std::chrono::seconds(0)) == midnight + 3 * hour);
+  CHECK(next_retrain_ms(midnight + 3 * hour, 3, std::chrono::seconds(0)) == midnight + day + 3 * hour);
+  CHECK(next_retrain_ms(midnight + 23 * hour, 0, std::chrono::seconds(0)) == midnight + day);
+  CHECK(next_retrain_ms(midnight + 5, 3, std::chrono::seconds(90)) == midnight + 5 + 90'000);
+}
