@@ -50,7 +50,7 @@ struct ticket_info {
   int64_t credit_minor = 0;
   bool offer_open = false;
   ticket_offered offer;
-  uint64_t offer_offset = 0;  // log offset of the ticket_offered event: the offer's version
+  uint64_t offer_offset = 0;  // log offset of the ticket_offered event (in its node's log): the offer's version
   std::string active_trade;   // an open matched trade proposing this ticket
   uint32_t matched_count = 0; // matched trades this ticket was in (the match key's generation)
   // In the book of `booked_currency` as version (offer_offset, credit).
@@ -73,6 +73,7 @@ struct matcher_state {
   std::unordered_map<std::string, std::vector<std::string>> matched_trades;  // trade -> tickets
   std::map<std::string, matching::offer_book> books;                        // by currency
   std::unordered_set<std::string> valuing;  // valuation requests in flight
+  uint64_t next_seq = 1;  // the books' offer order: arrival order here
   size_t open_offers = 0;
   matcher_report report;
   static inline const char* name = "matcher";
@@ -86,9 +87,9 @@ bool eligible(const ticket_info& t) {
          && !t.owner.empty() && !t.fields.currency.empty();
 }
 
-matching::offer to_offer(const std::string& id, const ticket_info& t) {
+matching::offer to_offer(const std::string& id, const ticket_info& t, uint64_t seq) {
   matching::offer o;
-  o.seq = t.offer_offset;
+  o.seq = seq;
   o.id = id;
   o.ticket_id = id;
   o.owner = t.owner;
@@ -121,7 +122,7 @@ void sync(matcher_state& st, const std::string& id, ticket_info& t) {
     auto it = st.books.find(t.fields.currency);
     if (it == st.books.end())
       it = st.books.emplace(t.fields.currency, matching::offer_book{st.cfg.match}).first;
-    if (it->second.add(to_offer(id, t))) {
+    if (it->second.add(to_offer(id, t, st.next_seq++))) {
       t.booked = true;
       t.booked_currency = t.fields.currency;
       t.booked_offset = t.offer_offset;
@@ -355,8 +356,18 @@ matcher_impl(matcher_pointer self, std::shared_ptr<const persistence::event_stor
       st.target = std::max(st.target, adv.next_offset);
       catch_up(self);
     },
+    [self](peer_log_events& pe) {
+      auto& st = self->state;
+      uint64_t offset = pe.from;
+      for (const auto& bytes : pe.events) {
+        if (auto ev = decode_event(bytes))
+          apply(st, offset, *ev);
+        ++offset;
+      }
+    },
     [self](atoms::sweep_atom) {
-      round(self);
+      if (!self->state.cfg.leads || self->state.cfg.leads())
+        round(self);
       self->delayed_send(self, self->state.cfg.round_interval, atoms::sweep_atom_v);
     },
     [self](run_match_round&) -> matcher_report {

@@ -23,10 +23,13 @@
 // The matched offers stay excluded until the log shows the trade; a refused
 // proposal puts them back for the next round.
 //
-// Only offers this node's log holds are matched (in a cluster: the tickets of
-// this node's shards).
+// Cluster mode: the peer feed forwards every peer's log (`peer_log_events`),
+// so each node's matcher knows every offer; only the node that `leads` (the
+// owner of shard 0) runs the periodic rounds, and its proposals route to the
+// trade's owner like any command.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -58,6 +61,10 @@ struct matcher_service_config {
   size_t valuations_per_round = 256;
   size_t feed_chunk = 4096;  // log events per message while catching up
   std::chrono::milliseconds request_timeout{5000};
+  /// Whether this node runs the periodic rounds (cluster mode: the owner of
+  /// shard 0; every node follows every log, one proposes). Empty: always.
+  /// Rounds on demand (`run_match_round`) run regardless.
+  std::function<bool()> leads;
 };
 
 matcher_service_actor spawn_matcher_service(caf::actor_system& sys,

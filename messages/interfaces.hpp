@@ -146,6 +146,7 @@ using valuation_service_actor
 /// reports its counters.
 using matcher_service_actor
   = caf::typed_actor<caf::reacts_to<log_advanced>,
+                     caf::reacts_to<peer_log_events>,
                      caf::replies_to<run_match_round>::with<matcher_report>,
                      caf::replies_to<atoms::stats_atom>::with<matcher_report>,
                      caf::reacts_to<atoms::sweep_atom>>;  // its own round timer

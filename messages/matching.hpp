@@ -3,6 +3,8 @@
 // demand and its counters. See docs/matching.md for the rules.
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "caf/meta/type_name.hpp"
 
@@ -16,6 +18,20 @@ struct run_match_round {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_match_round& x) {
   return f(caf::meta::type_name("tt.run_match_round"), x.version);
+}
+
+/// Cluster mode: events of a peer's global log (encoded, offsets `from`,
+/// `from + 1`, …), forwarded by the peer feed so the matcher sees every
+/// node's offers, credits and matched trades.
+struct peer_log_events {
+  std::string peer;
+  uint64_t from = 0;
+  std::vector<std::string> events;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_log_events& x) {
+  return f(caf::meta::type_name("tt.peer_log_events"), x.peer, x.from, x.events);
 }
 
 /// What the matcher did: totals since start and the last round's numbers.

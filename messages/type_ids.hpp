@@ -81,6 +81,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tt, (tt::run_match_round))
   CAF_ADD_TYPE_ID(tt, (tt::retrain_model))
   CAF_ADD_TYPE_ID(tt, (tt::matcher_report))
+  CAF_ADD_TYPE_ID(tt, (tt::peer_log_events))
 
   CAF_ADD_ATOM(tt, tt::atoms, passivate_atom, "passivate")
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")

@@ -70,6 +70,10 @@ struct node::impl {
     matcher_service_actor matcher;  // the same, for the matcher service
   };
   matcher_service_actor matcher;
+  /// The cluster member once joined (read by the matcher's `leads` on its
+  /// own thread; cleared before the member goes away).
+  std::shared_ptr<std::atomic<cluster_member*>> leader_slot
+    = std::make_shared<std::atomic<cluster_member*>>(nullptr);
   std::shared_ptr<valuation_slot> valuation_hook = std::make_shared<valuation_slot>();
   std::unique_ptr<persistence::pg_projector> projector;  // --postgres only
   cluster_gateway_actor gateway;                          // --cluster-port only
@@ -189,6 +193,7 @@ bool node::impl::start_cluster(std::string* error) {
     cc.cluster_size = cfg.cluster_size;
     cc.admin_secret = cfg.admin_secret;
     cluster = std::make_shared<cluster_member>(cc, *sys, fence, routes);
+    leader_slot->store(cluster.get());
     local.node_id = cluster->node_id();
   } else {
     local.node_id = persistence::random_id();
@@ -227,7 +232,7 @@ bool node::impl::start_cluster(std::string* error) {
     if (!cluster->join(error))
       return false;
     cluster->start();
-    peer_market = spawn_peer_market_feed(*sys, cluster, market, cfg.admin_secret, name);
+    peer_market = spawn_peer_market_feed(*sys, cluster, market, cfg.admin_secret, name, matcher);
   }
   log::info("cluster_port_open", {{"port", static_cast<unsigned>(cfg.cluster_port)},
                                   {"node", name},
@@ -365,6 +370,14 @@ bool node::start(std::string* error) {
     actors::matcher_service_config mc;
     mc.round_interval = d.cfg.match_interval;
     mc.request_timeout = d.cfg.request_timeout;
+    if (clustered)  // one node proposes: the owner of shard 0
+      mc.leads = [slot = d.leader_slot] {
+        auto* c = slot->load();
+        if (c == nullptr)
+          return false;
+        auto v = c->view();
+        return v.lease_alive && !v.shards.empty() && v.shards[0].owner == v.me;
+      };
     d.matcher = actors::spawn_matcher_service(*d.sys, d.store, d.keys, d.region, d.trades,
                                               d.valuation, mc);
     std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
@@ -529,6 +542,7 @@ void node::stop() {
   d.wallets = nullptr;
   d.gateway = nullptr;
   d.peer_market = nullptr;
+  d.leader_slot->store(nullptr);
   d.cluster.reset();
   d.routes.reset();
   step("actor_system");

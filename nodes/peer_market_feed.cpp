@@ -26,6 +26,7 @@ struct peer_feed_state {
   std::string me;
   std::map<std::string, uint64_t> next;  // peer name -> next offset of its log
   std::set<std::string> in_flight;
+  matcher_service_actor matcher;
   static inline const char* name = "peer_market_feed";
 };
 
@@ -49,6 +50,8 @@ void fetch(feed_pointer self, const std::string& peer, const cluster_gateway_act
         for (auto& bytes : page.events)
           if (auto ev = decode_event(bytes))
             st.index->apply(0, *ev);
+        if (st.matcher && !page.events.empty())
+          self->send(st.matcher, peer_log_events{peer, from, page.events});
         st.next[peer] = page.next;
         if (page.next < page.end && !page.events.empty())
           fetch(self, peer, gw);  // more to read now
@@ -59,8 +62,10 @@ void fetch(feed_pointer self, const std::string& peer, const cluster_gateway_act
 peer_feed_actor::behavior_type peer_feed(feed_pointer self,
                                          std::shared_ptr<cluster_member> cluster,
                                          std::shared_ptr<actors::market_index> index,
-                                         std::string secret, std::string me) {
+                                         std::string secret, std::string me,
+                                         matcher_service_actor matcher) {
   auto& st = self->state;
+  st.matcher = std::move(matcher);
   st.cluster = std::move(cluster);
   st.index = std::move(index);
   st.secret = std::move(secret);
@@ -85,9 +90,10 @@ peer_feed_actor::behavior_type peer_feed(feed_pointer self,
 peer_feed_actor spawn_peer_market_feed(caf::actor_system& sys,
                                        std::shared_ptr<cluster_member> cluster,
                                        std::shared_ptr<actors::market_index> index,
-                                       std::string secret, std::string me) {
+                                       std::string secret, std::string me,
+                                       matcher_service_actor matcher) {
   return sys.spawn(peer_feed, std::move(cluster), std::move(index), std::move(secret),
-                   std::move(me));
+                   std::move(me), std::move(matcher));
 }
 
 } // namespace tt::nodes

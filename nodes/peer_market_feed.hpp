@@ -18,6 +18,7 @@
 
 #include "caf/fwd.hpp"
 #include "messages/cluster_regions.hpp"
+#include "messages/interfaces.hpp"
 
 namespace tt::actors {
 class market_index;
@@ -29,9 +30,11 @@ class cluster_member;
 
 using peer_feed_actor = caf::typed_actor<caf::reacts_to<atoms::sweep_atom>>;
 
+/// `matcher` (if set) gets every page's events too (`peer_log_events`).
 peer_feed_actor spawn_peer_market_feed(caf::actor_system& sys,
                                        std::shared_ptr<cluster_member> cluster,
                                        std::shared_ptr<actors::market_index> index,
-                                       std::string secret, std::string me);
+                                       std::string secret, std::string me,
+                                       matcher_service_actor matcher = {});
 
 } // namespace tt::nodes

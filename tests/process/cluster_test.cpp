@@ -78,7 +78,9 @@ struct cluster_fixture {
       "--argon2-mem-mib", "8",
       "--argon2-ops", "1",
       "--no-rate-limits",
-      "--analytics-email", "tail@example.com"};
+      "--analytics-email", "tail@example.com",
+      "--admin-email", "ops@example.com",
+      "--match-interval-ms", "0"};  // matching rounds only on demand here
     return std::make_unique<node_process>((dir.path / ("n" + std::to_string(i + 1))).string(),
                                           http[i], extra);
   }
@@ -243,6 +245,81 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     CHECK(edges(0).get("/api/v1/tickets/" + tb).json().at("seller") == alice_id.c_str());
     CHECK(edges(1).get("/api/v1/me/wallet", {bearer(alice)}).json().at("available_minor") == 750);
     CHECK(edges(2).get("/api/v1/me/wallet", {bearer(bob)}).json().at("available_minor") == 250);
+  }
+
+  // Cluster-wide matching: two offers whose tickets live on different nodes
+  // match (every node's matcher follows every log), the proposal routes to
+  // the trade's owner, and the matched swap settles across nodes.
+  {
+    auto ops = login(edges(0), "ops@example.com");
+    auto carol = login(edges(1), "carol-cluster@example.com");
+    auto dave = login(edges(2), "dave-cluster@example.com");
+    REQUIRE(!ops.empty());
+    REQUIRE(!carol.empty());
+    REQUIRE(!dave.empty());
+    auto list_one = [&](const std::string& who, const std::string& tag, const std::string& avoid)
+      -> std::pair<std::string, std::string> {
+      for (int k = 0; k < 40; ++k) {
+        auto r = edges(k % 3).post("/api/v1/tickets", listing_body(tag, k), {bearer(who)});
+        REQUIRE(r.status == 201);
+        auto id = std::string(r.json().at("id").as_string());
+        if (own.at(tt::shard_of(id)) != avoid)
+          return {id, "BC-" + tag + "-" + std::to_string(k)};
+      }
+      FAIL("no listing landed on another node");
+      return {};
+    };
+    auto [tc, bcc] = list_one(carol, "mc", "");
+    auto [td, bcd] = list_one(dave, "md", own.at(tt::shard_of(tc)));
+    for (auto* t : {&tc, &td})
+      REQUIRE(edges(0).put("/api/v1/admin/tickets/" + *t + "/valuation",
+                           R"({"credit_minor":5000,"currency":"USD"})", {bearer(ops)})
+                .status
+              == 200);
+    REQUIRE(edges(1).post("/api/v1/offers",
+                          R"({"ticket_id":")" + tc + R"(","want":{"event_ids":["ev-md"]}})",
+                          {bearer(carol)})
+              .status
+            == 201);
+    REQUIRE(edges(2).post("/api/v1/offers",
+                          R"({"ticket_id":")" + td + R"(","want":{"event_ids":["ev-mc"]}})",
+                          {bearer(dave)})
+              .status
+            == 201);
+    // Rounds on every node until one proposes; the trade id derives from the
+    // offers, so whichever node proposes, it is the same trade.
+    std::string trade;
+    for (int attempt = 0; attempt < 60 && trade.empty(); ++attempt) {
+      for (int i = 0; i < 3; ++i)
+        edges(i).post("/api/v1/admin/matcher/rounds", "", {bearer(ops)});
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      for (int i = 0; i < 3 && trade.empty(); ++i) {
+        auto r = edges(i).get("/api/v1/me/trades", {bearer(carol)});
+        if (r.status != 200)
+          continue;
+        auto doc = r.json();
+        for (auto& t : doc.at("items").as_array())
+          if (t.at("kind") == "matched")
+            trade = std::string(t.at("id").as_string());
+      }
+    }
+    REQUIRE_MESSAGE(!trade.empty(), "no matched trade across nodes");
+    REQUIRE(edges(0).post("/api/v1/trades/" + trade + "/accept", "", {bearer(carol)}).status == 200);
+    auto acc = edges(1).post("/api/v1/trades/" + trade + "/accept", "", {bearer(dave)});
+    REQUIRE(acc.status == 200);
+    CHECK(acc.json().at("status") == "accepted");
+    REQUIRE(edges(2).post("/api/v1/trades/" + trade + "/deposits",
+                          R"({"ticket_id":")" + tc + R"(","barcode":")" + bcc + R"("})",
+                          {bearer(carol)})
+              .status
+            == 200);
+    auto last = edges(0).post("/api/v1/trades/" + trade + "/deposits",
+                              R"({"ticket_id":")" + td + R"(","barcode":")" + bcd + R"("})",
+                              {bearer(dave)});
+    REQUIRE(last.status == 200);
+    CHECK(last.json().at("status") == "completed");
+    auto carol_id = std::string(edges(1).get("/api/v1/me", {bearer(carol)}).json().at("id").as_string());
+    CHECK(edges(2).get("/api/v1/tickets/" + td).json().at("seller") == carol_id.c_str());
   }
 
   // kill -9 n3: within its lease TTL (4 s) plus a poll, its shards answer

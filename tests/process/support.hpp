@@ -121,6 +121,10 @@ public:
                    const std::vector<std::pair<std::string, std::string>>& h = {}) {
     return request(http::verb::post, t, b, h);
   }
+  http_result put(const std::string& t, const std::string& b,
+                  const std::vector<std::pair<std::string, std::string>>& h = {}) {
+    return request(http::verb::put, t, b, h);
+  }
 
   /// When set, a failed request is not retried on a new connection (a
   /// retried POST could be acknowledged without the test knowing).
