@@ -25,6 +25,9 @@ struct trade_fold {
   std::vector<std::string> take;
   bool accepted = false;  // the counterparty's side was held at some point
   std::set<std::string> deposited;
+  // Matched trades: every ticket is in `take` (held once all parties accepted).
+  size_t parties = 0;
+  std::set<std::string> accepted_by;
 };
 
 } // namespace
@@ -85,8 +88,17 @@ audit_report run_audit(const persistence::event_store& store) {
       } else if (auto* x = std::get_if<trade_matched>(&ev->payload)) {
         auto& t = trades[id];
         for (const auto& p : x->parties)
-          t.give.insert(t.give.end(), p.give.begin(), p.give.end());
+          t.take.insert(t.take.end(), p.give.begin(), p.give.end());
+        t.parties = x->parties.size();
         t.status = trade_status::proposed;
+      } else if (auto* x = std::get_if<trade_party_accepted>(&ev->payload)) {
+        auto& t = trades[id];
+        t.accepted_by.insert(x->party);
+        if (t.accepted_by.size() == t.parties) {
+          t.accepted = true;
+          if (t.status == trade_status::proposed)
+            t.status = trade_status::accepted;
+        }
       } else if (auto* x = std::get_if<trade_status_changed>(&ev->payload)) {
         auto& t = trades[id];
         t.status = x->status;

@@ -315,5 +315,6 @@ TEST_CASE("a declined match releases everything and its offers match again") {
   CHECK(str_of(r.json(), "status") == "closed");
   CHECK(c.del("/api/v1/offers/" + a.ticket, a.acct.auth()).status == 200);
   CHECK(c.del("/api/v1/offers/" + a.ticket, b.acct.auth()).status == 403);
-  CHECK(audit_problem(c, admin).empty());
+  auto problem = audit_problem(c, admin);
+  CHECK_MESSAGE(problem.empty(), problem);
 }
