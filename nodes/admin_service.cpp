@@ -314,8 +314,8 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
         st.last_events = js.events;
         st.last_sample_ms = now;
         auto extra = st.deps.extra_stats;
-        gather_active(self, [rp, js, rate, extra](std::vector<uint32_t> active,
-                                                  json::object boxes) mutable {
+        gather_active(self, [self, rp, js, rate, extra](std::vector<uint32_t> active,
+                                                        json::object boxes) mutable {
           uint64_t total = 0;
           for (auto a : active)
             total += a;
@@ -340,7 +340,30 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
               for (auto& kv : more.as_object())
                 o[kv.key()] = kv.value();
           }
-          rp.deliver(admin_reply{json::serialize(o)});
+          auto matcher = self->state.deps.matcher;
+          if (!matcher) {
+            rp.deliver(admin_reply{json::serialize(o)});
+            return;  // never `return rp.deliver(…)`: deliver returns a promise
+          }
+          auto reply = rp;
+          auto base = std::make_shared<json::object>(std::move(o));
+          self->request(matcher, std::chrono::seconds(5), atoms::stats_atom_v)
+            .then(
+              [reply, base](matcher_report& m) mutable {
+                (*base)["matcher"] = json::object{{"rounds", m.rounds},
+                                                  {"open_offers", m.offers},
+                                                  {"booked_offers", m.booked},
+                                                  {"last_round_pairs", m.last_pairs},
+                                                  {"last_round_cycles", m.last_cycles},
+                                                  {"last_round_us", m.last_round_us},
+                                                  {"proposed_total", m.proposed},
+                                                  {"refused_total", m.failed},
+                                                  {"log_next_offset", m.next_offset}};
+                reply.deliver(admin_reply{json::serialize(*base)});
+              },
+              [reply, base](caf::error&) mutable {
+                reply.deliver(admin_reply{json::serialize(*base)});
+              });
         });
       },
       [rp](caf::error& err) mutable { rp.deliver(err); });

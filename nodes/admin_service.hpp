@@ -35,6 +35,8 @@ struct gateway_deps {
   journal_actor journal;
   /// `model reload [PATH]`: the node's valuation service (may be null).
   valuation_service_actor valuation;
+  /// `stats` shows its counters (may be null).
+  matcher_service_actor matcher;
   /// Cluster mode only; null on an embedded node (one node, every shard).
   std::shared_ptr<cluster_member> cluster;
   std::string config_json;  // the effective configuration, secrets redacted

@@ -208,6 +208,7 @@ bool node::impl::start_cluster(std::string* error) {
   gd.store = store;
   gd.journal = journal;
   gd.valuation = valuation;
+  gd.matcher = matcher;
   gd.cluster = cluster;
   gd.config_json = config_json();
   gd.extra_stats = [p = projector.get(), st = store]() -> std::string {

@@ -580,6 +580,8 @@ TEST_CASE("tt-admin against a single embedded node: every command") {
   auto stats = json_of("stats");
   CHECK(stats.at("events_total").as_int64() >= 3);
   CHECK(stats.at("mailbox_depths").is_object());
+  REQUIRE(stats.as_object().contains("matcher"));
+  CHECK(stats.at("matcher").at("rounds").is_number());
   auto cfg = json_of("config");
   CHECK(cfg.at("config").at("cluster_port") == cport);
   // Tables for people, clear errors for mistakes.
