@@ -318,3 +318,89 @@ TEST_CASE("a declined match releases everything and its offers match again") {
   auto problem = audit_problem(c, admin);
   CHECK_MESSAGE(problem.empty(), problem);
 }
+
+TEST_CASE("kill -9 while a 3-cycle settles: after restart it completes with exact cash") {
+  temp_dir dir{"tt-it-match"};
+  auto args = settlement_node_args(120);
+  args.insert(args.end(), {"--match-interval-ms", "0"});
+  node_process node{dir.sub("node"), 0, args};
+  REQUIRE(node.start());
+  auto c = std::make_unique<http_client>(node.port(), 10s);
+  auto admin = sign_in(*c, "admin@example.com");
+  std::vector<party> ps(3);
+  const char* names[] = {"p", "q", "r"};
+  const int64_t credits[] = {20000, 20400, 20100};
+  for (int i = 0; i < 3; ++i) {
+    ps[i].name = names[i];
+    ps[i].acct = sign_in(*c, std::string("crash-") + names[i] + "@example.com");
+    list_ticket(*c, ps[i], 21 + i);
+    appraise(*c, admin, ps[i], credits[i]);
+  }
+  // p wants q's, q wants r's, r wants p's: p pays 400, q is paid 300, r is paid 100.
+  for (int i = 0; i < 3; ++i) {
+    auto r = c->post("/api/v1/me/deposits",
+                     json::serialize(json::object{{"amount_minor", 1000}, {"currency", "USD"}}),
+                     keyed(ps[i].acct, "crash-fund-" + ps[i].name));
+    REQUIRE(r.status == 201);
+    offer(*c, ps[i], ps[(i + 1) % 3].event_id);
+  }
+  REQUIRE(c->post("/api/v1/admin/matcher/rounds", "", admin.auth()).status == 200);
+  auto trade = str_of(wait_matched(*c, ps[0]), "id");
+  auto restart = [&] {
+    node.kill(SIGKILL);
+    REQUIRE(node.start());
+    c = std::make_unique<http_client>(node.port(), 10s);
+  };
+  // Every call is retried across the crashes until it answers (all idempotent).
+  auto call = [&](const party& p, const std::string& what, const std::string& body) {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      auto r = c->post("/api/v1/trades/" + trade + "/" + what, body, p.acct.auth());
+      if (r.ok() && r.status < 500)
+        return r;
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("no answer to " << what);
+    return http_result{};
+  };
+  CHECK(call(ps[0], "accept", "").status == 200);
+  restart();
+  CHECK(call(ps[1], "accept", "").status == 200);
+  CHECK(call(ps[2], "accept", "").status == 200);
+  CHECK(str_of(get_trade(*c, ps[0], trade), "status") == "accepted");
+  restart();
+  CHECK(get_wallet_balance(*c, ps[0].acct).held == 400);
+  for (int i = 0; i < 2; ++i)
+    CHECK(call(ps[i], "deposits",
+               json::serialize(json::object{{"ticket_id", ps[i].ticket}, {"barcode", ps[i].barcode}}))
+            .status
+          == 200);
+  // The last deposit starts the transfer; crash right after sending it.
+  {
+    http_client last{node.port(), 10s};
+    std::thread t([&] {
+      last.post("/api/v1/trades/" + trade + "/deposits",
+                json::serialize(json::object{{"ticket_id", ps[2].ticket}, {"barcode", ps[2].barcode}}),
+                ps[2].acct.auth());
+    });
+    std::this_thread::sleep_for(5ms);
+    node.kill(SIGKILL);
+    t.join();
+  }
+  REQUIRE(node.start());
+  c = std::make_unique<http_client>(node.port(), 10s);
+  // Re-sending the deposit is harmless; the saga finishes either way.
+  call(ps[2], "deposits",
+       json::serialize(json::object{{"ticket_id", ps[2].ticket}, {"barcode", ps[2].barcode}}));
+  wait_status(*c, ps[0], trade, "completed");
+  CHECK(str_of(c->get("/api/v1/tickets/" + ps[1].ticket).json(), "seller") == ps[0].acct.id);
+  CHECK(str_of(c->get("/api/v1/tickets/" + ps[2].ticket).json(), "seller") == ps[1].acct.id);
+  CHECK(str_of(c->get("/api/v1/tickets/" + ps[0].ticket).json(), "seller") == ps[2].acct.id);
+  const int64_t after[] = {600, 1300, 1100};
+  for (int i = 0; i < 3; ++i) {
+    auto w = get_wallet_balance(*c, ps[i].acct);
+    CHECK_MESSAGE(w.available == after[i], ps[i].name << " has " << w.available);
+    CHECK(w.held == 0);
+  }
+  auto problem = audit_problem(*c, admin);
+  CHECK_MESSAGE(problem.empty(), problem);
+}
