@@ -46,7 +46,10 @@ namespace {
 struct ticket_info {
   std::string owner;
   ticket_status status = ticket_status::listed;
-  ticket_fields fields;
+  // Only what matching reads (a node may hold millions of tickets).
+  struct {
+    std::string event_id, category, venue, currency;
+  } fields;
   int64_t credit_minor = 0;
   bool offer_open = false;
   ticket_offered offer;
@@ -137,10 +140,13 @@ void apply(matcher_state& st, uint64_t offset, const event_envelope& ev) {
     bool was_open = t.offer_open;
     if (auto* x = std::get_if<ticket_listed>(&ev.payload)) {
       t.owner = x->seller;
-      t.fields = x->fields;
+      t.fields = {x->fields.event_id, x->fields.category, x->fields.venue, x->fields.currency};
       t.status = ticket_status::listed;
     } else if (auto* x = std::get_if<ticket_updated>(&ev.payload)) {
-      apply_patch(t.fields, x->patch);
+      if (x->patch.has_category)
+        t.fields.category = x->patch.category;
+      if (x->patch.has_venue)
+        t.fields.venue = x->patch.venue;
     } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
       t.status = ticket_status::withdrawn;
       t.offer_open = false;
