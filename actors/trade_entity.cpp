@@ -512,11 +512,14 @@ caf::result<trade_view> propose_matched(trade_pointer self, propose_match& cmd) 
     ev.fee_bps = d.fee_bps;
     ev.match_key = cmd.match_key;
     auto meta = cmd.meta;
+    std::vector<std::string> accounts;
+    for (const auto& p : ev.parties)
+      accounts.push_back(p.account);
     std::vector<event_payload> evs;
     evs.push_back(std::move(ev));
     // The status event names every party, so each is notified.
     evs.push_back(trade_status_changed{trade_status::proposed, trade_status::proposing, {},
-                                       model(self).party_accounts()});
+                                       std::move(accounts)});
     persist_then(self, std::move(evs), meta, [self, rp](caf::error err) mutable {
       if (err)
         return void(rp.deliver(err));
@@ -591,8 +594,15 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
       auto party = cmd.by;
       hold_side(self, party, meta, [self, rp, meta, party](caf::error err) mutable {
         if (!err) {
-          if (model(self).matched())
-            return commit(self, trade_party_accepted{party}, meta, answer(self, rp));
+          auto& m = model(self);
+          if (m.matched()) {
+            // The last acceptance also says so to every party (notifications).
+            std::vector<event_payload> evs;
+            evs.push_back(trade_party_accepted{party});
+            if (m.state.accepted.size() + 1 == m.state.parties.size())
+              evs.push_back(status_event(self, trade_status::accepted));
+            return persist_then(self, std::move(evs), meta, answer(self, rp));
+          }
           return commit(self, status_event(self, trade_status::accepted), meta, answer(self, rp));
         }
         if (!definitive(err))

@@ -84,3 +84,53 @@ TEST_CASE("both parties are notified of a trade over WebSocket") {
            && m.at("data").at("to").as_string().size() > 0;
   }));
 }
+
+TEST_CASE("every party of a matched trade is notified over WebSocket") {
+  temp_dir dir;
+  auto port = free_port();
+  node_process node{(dir.path / "data").string(), port,
+                    {"--no-rate-limits", "--argon2-ops", "1", "--argon2-mem-mib", "8",
+                     "--admin-email", "ops@notify.test", "--match-interval-ms", "0"}};
+  node.start();
+  REQUIRE(node.wait_healthy());
+  http_client c{port};
+  auto ops = login(c, "ops@notify.test");
+  auto a = login(c, "ma@notify.test");
+  auto b = login(c, "mb@notify.test");
+  REQUIRE(!ops.empty());
+  auto ta = c.post("/api/v1/tickets", listing_body("mna", 1), {bearer(a)});
+  auto tb = c.post("/api/v1/tickets", listing_body("mnb", 2), {bearer(b)});
+  REQUIRE(ta.status == 201);
+  REQUIRE(tb.status == 201);
+  for (auto* t : {&ta, &tb})
+    REQUIRE(c.put("/api/v1/admin/tickets/" + id_of(*t) + "/valuation",
+                  R"({"credit_minor":3000,"currency":"USD"})", {bearer(ops)})
+              .status
+            == 200);
+  ws_client wa{port, "/api/v1/ws?token=" + a};
+  ws_client wb{port, "/api/v1/ws?token=" + b};
+  REQUIRE(c.post("/api/v1/offers", R"({"ticket_id":")" + id_of(ta) + R"(","want":{"event_ids":["ev-mnb"]}})",
+                 {bearer(a)})
+            .status
+          == 201);
+  REQUIRE(c.post("/api/v1/offers", R"({"ticket_id":")" + id_of(tb) + R"(","want":{"event_ids":["ev-mna"]}})",
+                 {bearer(b)})
+            .status
+          == 201);
+  REQUIRE(c.post("/api/v1/admin/matcher/rounds", "", {bearer(ops)}).status == 200);
+  // Both hear of the match (the proposal names every party).
+  std::string trade;
+  CHECK(wait_for(wa, [&](const json::object& m) {
+    if (m.at("type").as_string() != "trade_matched")
+      return false;
+    trade = std::string(m.at("entity").at("id").as_string());
+    return true;
+  }));
+  REQUIRE(!trade.empty());
+  CHECK(wait_for(wb, [&](const json::object& m) { return trade_status(m, trade, "proposed"); }));
+  REQUIRE(c.post("/api/v1/trades/" + trade + "/accept", "", {bearer(a)}).status == 200);
+  REQUIRE(c.post("/api/v1/trades/" + trade + "/accept", "", {bearer(b)}).status == 200);
+  // The last acceptance is announced to both.
+  for (auto* ws : {&wa, &wb})
+    CHECK(wait_for(*ws, [&](const json::object& m) { return trade_status(m, trade, "accepted"); }));
+}
