@@ -76,6 +76,7 @@ struct matcher_state {
   std::unordered_map<std::string, std::vector<std::string>> matched_trades;  // trade -> tickets
   std::map<std::string, matching::offer_book> books;                        // by currency
   std::unordered_set<std::string> valuing;  // valuation requests in flight
+  std::unordered_set<std::string> uncredited;  // open offers of listed tickets without a credit
   uint64_t next_seq = 1;  // the books' offer order: arrival order here
   size_t open_offers = 0;
   matcher_report report;
@@ -114,6 +115,10 @@ matching::offer to_offer(const std::string& id, const ticket_info& t, uint64_t s
 /// Puts the ticket's offer into (or out of) its book so the book holds
 /// exactly the eligible offers at their current versions.
 void sync(matcher_state& st, const std::string& id, ticket_info& t) {
+  if (t.offer_open && t.status == ticket_status::listed && t.credit_minor <= 0)
+    st.uncredited.insert(id);
+  else
+    st.uncredited.erase(id);
   bool want = eligible(t);
   if (t.booked
       && (!want || t.booked_currency != t.fields.currency || t.booked_offset != t.offer_offset
@@ -281,11 +286,10 @@ void propose(matcher_pointer self, const std::string& currency, const matching::
 void request_valuations(matcher_pointer self) {
   auto& st = self->state;
   size_t asked = 0;
-  for (auto& [id, t] : st.infos) {
+  for (const auto& id : st.uncredited) {
     if (asked >= st.cfg.valuations_per_round)
       break;
-    if (!t.offer_open || t.status != ticket_status::listed || t.credit_minor > 0
-        || st.valuing.count(id) > 0)
+    if (st.valuing.count(id) > 0)
       continue;
     st.valuing.insert(id);
     ++asked;

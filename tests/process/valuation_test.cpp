@@ -213,7 +213,8 @@ TEST_CASE("the nightly retrain is a durable timer: a node without a model trains
   // "Nightly" every 2 s here, on a small synthetic base market.
   std::vector<std::string> args = {"--no-rate-limits", "--argon2-ops", "1", "--argon2-mem-mib", "8",
                                    "--cluster-port", std::to_string(cluster_port),
-                                   "--retrain-interval-s", "2", "--retrain-base-sales", "2000"};
+                                   "--retrain-interval-s", "2", "--retrain-base-sales", "2000",
+                                   "--match-interval-ms", "300"};
   node_process node{data, port, args};
   node.start();
   REQUIRE(node.wait_healthy());
@@ -240,6 +241,24 @@ TEST_CASE("the nightly retrain is a durable timer: a node without a model trains
     files += e.path().filename().string().starts_with("tt-val-retrain-")
              && e.path().extension() == ".model";
   CHECK(files >= 1);
+  // An offer of a ticket nobody valued yet is valued by the matcher (the
+  // model's credit comes back through the log and shows on the offer).
+  auto t2 = c.post("/api/v1/tickets", listing_body("rt", 2), {bearer(a)});
+  REQUIRE(t2.status == 201);
+  REQUIRE(c.post("/api/v1/offers", R"({"ticket_id":")" + id_of(t2) + R"("})", {bearer(a)}).status
+          == 201);
+  bool credited = false;
+  for (int i = 0; i < 100 && !credited; ++i) {
+    auto mine = c.get("/api/v1/me/offers", {bearer(a)});
+    REQUIRE(mine.status == 200);
+    auto doc = mine.json();
+    auto& items = doc.at("items").as_array();
+    credited = items.size() == 1 && items[0].at("credit_minor").is_int64()
+               && items[0].at("credit_minor").as_int64() > 0;
+    if (!credited)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_MESSAGE(credited, "the matcher did not get the offer valued");
   // tt-admin starts one at once, too.
   auto admin_log = (dir.path / "admin.log").string();
   CHECK(run({TT_ADMIN_BIN, "--node", "127.0.0.1:" + std::to_string(cluster_port), "--json", "-c",
