@@ -340,9 +340,13 @@ using loader_actor = caf::typed_actor<caf::replies_to<load_request>::with<loaded
 
 /// Loads one model file on its own thread (a detached actor), so neither the
 /// scheduler nor start-up waits for XGBoost to parse it.
-loader_actor::behavior_type loader_impl(loader_actor::pointer) {
+/// One job per loader: it quits after answering, so a load or a training
+/// still running when the service stops never outlives the node's shutdown
+/// (await_all_actors_done would wait for it forever).
+loader_actor::behavior_type loader_impl(loader_actor::pointer self) {
   return {
-    [](load_request& r) -> loaded_model {
+    [self](load_request& r) -> loaded_model {
+      self->quit();
       loaded_model out;
       out.path = r.path;
       try {
@@ -352,7 +356,8 @@ loader_actor::behavior_type loader_impl(loader_actor::pointer) {
       }
       return out;
     },
-    [](train_request& r) -> loaded_model {
+    [self](train_request& r) -> loaded_model {
+      self->quit();
       // Blocks this (detached) thread for the training; XGBoost on 1 thread.
       loaded_model out;
       try {
