@@ -86,6 +86,7 @@ struct node::impl {
   std::unique_ptr<http_server> server;
   bool stopped = false;
   std::atomic<const char*> stop_step{"running"};  // read by the shutdown watchdog
+  std::atomic<caf::actor_system*> sys_for_watchdog{nullptr};  // cleared before the system goes
 
   bool sync_cluster_secrets(std::string* error);
   bool start_cluster(std::string* error);
@@ -288,6 +289,7 @@ bool node::start(std::string* error) {
     d.sys_cfg->set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
   }
   d.sys = std::make_unique<caf::actor_system>(*d.sys_cfg);
+  d.sys_for_watchdog.store(d.sys.get());
   if (clustered) {
     d.fence = std::make_shared<persistence::shard_fence>();
     d.routes = std::make_shared<actors::cluster_routes>();
@@ -464,6 +466,11 @@ void node::request_stop() {
 
 const char* node::stop_step() const { return impl_->stop_step.load(); }
 
+size_t node::running_actors() const {
+  auto* sys = impl_->sys_for_watchdog.load();
+  return sys ? sys->registry().running() : 0;
+}
+
 void node::stop() {
   auto& d = *impl_;
   if (d.stopped)
@@ -547,6 +554,7 @@ void node::stop() {
   d.cluster.reset();
   d.routes.reset();
   step("actor_system");
+  d.sys_for_watchdog.store(nullptr);
   d.sys.reset();
   d.sys_cfg.reset();
   d.projector.reset();  // after the journal: its on_commit holds a pointer

@@ -97,6 +97,9 @@ public:
   /// The phase stop() is in ("running" before, "stopped" after); any thread
   /// may read it (tt-node's shutdown watchdog names the phase that stalled).
   const char* stop_step() const;
+  /// Actors the CAF registry counts as running (0 without an actor system);
+  /// any thread may call it (the watchdog logs it with the phase).
+  size_t running_actors() const;
 
   struct impl;
 

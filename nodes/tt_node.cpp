@@ -196,8 +196,10 @@ int main(int argc, char** argv) {
     std::thread([stop_timeout_s] {
       std::this_thread::sleep_for(std::chrono::seconds(stop_timeout_s));
       auto* node = stopping.load();
-      tt::log::error("shutdown_stalled", {{"phase", node ? node->stop_step() : "process_exit"},
-                                          {"after_s", static_cast<uint64_t>(stop_timeout_s)}});
+      tt::log::error("shutdown_stalled",
+                     {{"phase", node ? node->stop_step() : "process_exit"},
+                      {"running_actors", static_cast<uint64_t>(node ? node->running_actors() : 0)},
+                      {"after_s", static_cast<uint64_t>(stop_timeout_s)}});
       std::_Exit(0);
     }).detach();
   n.stop();
