@@ -3,6 +3,9 @@
 // a union member from a newer schema decodes as unknown_payload, and every
 // message type of the CAF type-ID block survives its inspect() round trip.
 #include <doctest/doctest.h>
+#include <iterator>
+#include <fstream>
+#include <filesystem>
 
 #include <cstring>
 #include <random>
@@ -332,6 +335,16 @@ TEST_CASE("codec: deterministic mutation fuzz never crashes a decoder") {
     s.state = a;
     seeds.push_back(encode_snapshot(s));
   }
+  // Every committed golden event and snapshot of every schema version (v4:
+  // offers, matched trades with nested party lists) seeds the mutations too.
+  size_t golden_seeds = 0;
+  for (const char* v : {"v1", "v2", "v3", "v4"})
+    for (const auto& e : std::filesystem::directory_iterator(std::string(TT_GOLDEN_DIR) + "/" + v)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      ++golden_seeds;
+    }
+  CHECK(golden_seeds >= 20);
   std::mt19937 rng{0x7E57C0DE};
   auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };
   constexpr int iterations = 20000;
