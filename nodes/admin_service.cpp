@@ -36,7 +36,7 @@ namespace {
 constexpr const char* help_text
   = "nodes | shards | shard move SHARD NODE | entity show KIND ID | "
     "entity events KIND ID [--from SEQ] | snapshot KIND ID | passivate KIND ID | "
-    "timers [--due] | stats | config | model reload [PATH] | help";
+    "timers [--due] | stats | config | model reload [PATH] | model retrain | match | help";
 
 /// Entries per shard_import chunk are capped by bytes (keys + values).
 constexpr size_t import_chunk_bytes = 512 * 1024;
@@ -499,6 +499,27 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
 /// --model, else the newest *.model in <data-dir>/models/) on a thread of its
 /// own and swaps it in; the reply names the version serving now and its
 /// validation metrics. A failed load keeps the old model and is an error.
+/// `match`: one matching round on this node now (its matcher follows every
+/// node's log; the periodic rounds run on the owner of shard 0 only).
+caf::result<admin_reply> match_cmd(gateway_pointer self) {
+  auto& d = self->state.deps;
+  if (!d.matcher)
+    return make_error(errc::unavailable, "this node has no matcher");
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(d.matcher, std::chrono::seconds(60), run_match_round{})
+    .then(
+      [rp](matcher_report& m) mutable {
+        rp.deliver(admin_reply{json::serialize(json::object{{"round", m.rounds},
+                                                            {"open_offers", m.offers},
+                                                            {"booked_offers", m.booked},
+                                                            {"pairs", m.last_pairs},
+                                                            {"cycles", m.last_cycles},
+                                                            {"round_us", m.last_round_us}})});
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
 /// Starts a retrain now (the nightly timer moves to its next run); the new
 /// model loads when the training finished (watch `model_version` in stats).
 caf::result<admin_reply> model_retrain(gateway_pointer self) {
@@ -588,6 +609,8 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
   }
   if (verb == "timers")
     return timers_cmd(self, a.size() > 1 && a[1] == "--due");
+  if (verb == "match")
+    return match_cmd(self);
   if (verb == "model") {
     if (a.size() == 2 && a[1] == "retrain")
       return model_retrain(self);

@@ -30,7 +30,7 @@ namespace json = boost::json;
 namespace {
 
 const char* const verbs[] = {"nodes", "shards", "entity", "snapshot", "passivate", "timers",
-                             "stats", "config", "model", "help", "quit", "exit", nullptr};
+                             "stats", "config", "model", "match", "help", "quit", "exit", nullptr};
 
 char* verb_generator(const char* text, int state) {
   static size_t idx;

@@ -582,6 +582,9 @@ TEST_CASE("tt-admin against a single embedded node: every command") {
   CHECK(stats.at("mailbox_depths").is_object());
   REQUIRE(stats.as_object().contains("matcher"));
   CHECK(stats.at("matcher").at("rounds").is_number());
+  auto match = json_of("match");
+  CHECK(match.at("round").as_int64() >= 1);
+  CHECK(match.at("pairs").as_int64() == 0);
   auto cfg = json_of("config");
   CHECK(cfg.at("config").at("cluster_port") == cport);
   // Tables for people, clear errors for mistakes.
