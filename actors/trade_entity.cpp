@@ -607,6 +607,21 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
         }
         if (!definitive(err))
           return void(rp.deliver(err));
+        auto code = describe(err).code;
+        if (model(self).matched() && code != errc::insufficient_funds) {
+          // A ticket of the match is gone (sold, held by another trade,
+          // withdrawn): the match can never complete. End it at once and
+          // release what the others already hold, instead of waiting for the
+          // commit window. (Missing funds can be topped up: it stays.)
+          auto reason = "a ticket of the match is no longer available: " + describe(err).message;
+          return commit(self,
+                        status_event(self, trade_status::releasing, trade_status::rejected, reason),
+                        meta, [self, rp, meta, err](caf::error e2) mutable {
+                          if (e2)
+                            return void(rp.deliver(e2));
+                          drive(self, meta, [rp, err](caf::error) mutable { rp.deliver(err); });
+                        });
+        }
         // Undo what this attempt held; the trade stays proposed.
         std::vector<step_fn> steps;
         release_side(self, party, meta, steps);

@@ -308,7 +308,18 @@ TEST_CASE("a declined match releases everything and its offers match again") {
         second = str_of(x, "id");
     std::this_thread::sleep_for(100ms);
   }
-  CHECK_FALSE(second.empty());
+  REQUIRE_FALSE(second.empty());
+  // A ticket of a proposed match goes away: the next acceptance ends the
+  // match at once (rejected) and releases what the others already hold.
+  r = c.post("/api/v1/trades/" + second + "/accept", "", a.acct.auth());
+  REQUIRE(r.status == 200);
+  CHECK(str_of(c.get("/api/v1/tickets/" + a.ticket).json(), "status") == "held");
+  REQUIRE(c.del("/api/v1/tickets/" + b.ticket, b.acct.auth()).status == 200);
+  r = c.post("/api/v1/trades/" + second + "/accept", "", b.acct.auth());
+  CHECK(r.status == 409);
+  auto ended = wait_status(c, a, second, "rejected");
+  CHECK(str_of(ended, "reason").find("no longer available") != std::string::npos);
+  CHECK(str_of(c.get("/api/v1/tickets/" + a.ticket).json(), "status") == "listed");
   // Withdrawing an offer removes it from matching (idempotent).
   r = c.del("/api/v1/offers/" + a.ticket, a.acct.auth());
   CHECK(r.status == 200);
