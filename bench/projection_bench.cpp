@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -30,6 +31,12 @@ int main(int argc, char** argv) {
   app.add_option("--events", events, "events in the log")->capture_default_str();
   app.add_option("--batch", batch, "events per PostgreSQL transaction (both sides)")
     ->capture_default_str();
+  double load_eps = 5000;
+  double load_s = 10;
+  app.add_option("--load-eps", load_eps,
+                 "phase 2: listings appended per second while the projector follows (lag under load)")
+    ->capture_default_str();
+  app.add_option("--load-seconds", load_s, "phase 2 duration (0: skip)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!std::filesystem::exists(std::string(test::pg_bindir) + "/initdb")) {
     std::fprintf(stderr, "needs PostgreSQL 15 server binaries (apt install postgresql-15)\n");
@@ -115,7 +122,72 @@ int main(int argc, char** argv) {
     }
   }
   double proj_s = std::chrono::duration<double>(clk::now() - t0).count();
+
+  // 3b. Lag under load: ticket listings appended at --load-eps (in small
+  // group commits, as the journal does, each followed by the journal's
+  // notify) while the projector follows; lag = log end - projected offset,
+  // sampled every 10 ms.
+  std::vector<uint64_t> lags;
+  uint64_t load_events = 0;
+  double catch_up_s = 0;
+  if (load_s > 0 && load_eps > 0) {
+    std::fprintf(stderr, "[bench] lag under load: %.0f listings/s for %.0f s ...\n", load_eps, load_s);
+    auto listed = std::get<ticket_listed>(test::golden_events_v1()[0].second.payload);
+    const size_t per_batch = 32;
+    auto period = std::chrono::duration<double>(static_cast<double>(per_batch) / load_eps);
+    auto l0 = clk::now();
+    auto next_batch = l0;
+    auto next_sample = l0;
+    size_t k = 0;
+    while (clk::now() - l0 < std::chrono::duration<double>(load_s)) {
+      auto now = clk::now();
+      if (now >= next_batch) {
+        ids.clear();
+        bytes.clear();
+        reqs.clear();
+        for (size_t i = 0; i < per_batch; ++i, ++k) {
+          event_envelope ev = kinds[0];
+          ev.payload = listed;
+          char id[32];
+          std::snprintf(id, sizeof id, "load%018zu", k);
+          ev.entity_id = id;
+          ev.kind = entity_kind::ticket;
+          ev.seq = 1;
+          ids.push_back(id);
+          bytes.push_back(encode_event(ev));
+        }
+        for (size_t i = 0; i < per_batch; ++i) {
+          persistence::append_request r;
+          r.kind = entity_kind::ticket;
+          r.entity_id = ids[i];
+          r.expected_seq = 0;
+          r.events = std::span<const std::string>(&bytes[i], 1);
+          reqs.push_back(r);
+        }
+        store->append_batch(reqs, results);
+        load_events += per_batch;
+        projector.notify(store->next_offset());
+        next_batch += std::chrono::duration_cast<clk::duration>(period);
+      }
+      if (now >= next_sample) {
+        lags.push_back(store->next_offset() - 1 - projector.projected_offset());
+        next_sample += std::chrono::milliseconds(10);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    auto c0 = clk::now();
+    while (projector.projected_offset() < store->next_offset() - 1
+           && clk::now() - c0 < std::chrono::minutes(5))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    catch_up_s = std::chrono::duration<double>(clk::now() - c0).count();
+  }
+  std::sort(lags.begin(), lags.end());
+  auto pct = [&](double p) {
+    return lags.empty() ? uint64_t{0}
+                        : lags[std::min(lags.size() - 1, static_cast<size_t>(p * static_cast<double>(lags.size())))];
+  };
   projector.stop();
+  const uint64_t log_end = store->next_offset() - 1;  // with the load phase's events
   auto audit_rows = pg.number("SELECT count(*) FROM audit_log");
 
   // 4. Baseline: plain multi-row INSERTs of as many audit-shaped rows.
@@ -157,10 +229,22 @@ int main(int argc, char** argv) {
                "seconds", "projection (all tables, offset in the same txn)", proj_rate, proj_s,
                "plain multi-row INSERT (audit rows only)", base_rate, base_s,
                proj_rate / base_rate, static_cast<long long>(audit_rows),
-               static_cast<unsigned long long>(end_offset));
+               static_cast<unsigned long long>(log_end));
+  if (!lags.empty())
+    std::fprintf(stderr,
+                 "lag under %.0f listings/s (%llu events in %.0f s): p50 %llu, p99 %llu, max %llu "
+                 "events (p99 %.0f ms of load); caught up %.2f s after the load stopped\n",
+                 load_eps, static_cast<unsigned long long>(load_events), load_s,
+                 static_cast<unsigned long long>(pct(0.5)), static_cast<unsigned long long>(pct(0.99)),
+                 static_cast<unsigned long long>(lags.back()),
+                 1000.0 * static_cast<double>(pct(0.99)) / load_eps, catch_up_s);
   std::printf("{\"bench\":\"projection\",\"events\":%llu,\"batch\":%zu,\"projection_eps\":%.0f,"
-              "\"plain_insert_eps\":%.0f,\"ratio\":%.3f,\"audit_rows\":%lld}\n",
+              "\"plain_insert_eps\":%.0f,\"ratio\":%.3f,\"audit_rows\":%lld,"
+              "\"load_eps\":%.0f,\"lag_p50_events\":%llu,\"lag_p99_events\":%llu,"
+              "\"lag_max_events\":%llu,\"catch_up_s\":%.3f}\n",
               static_cast<unsigned long long>(end_offset), batch, proj_rate, base_rate,
-              proj_rate / base_rate, static_cast<long long>(audit_rows));
-  return audit_rows == static_cast<long long>(end_offset) ? 0 : 1;
+              proj_rate / base_rate, static_cast<long long>(audit_rows), load_eps,
+              static_cast<unsigned long long>(pct(0.5)), static_cast<unsigned long long>(pct(0.99)),
+              static_cast<unsigned long long>(lags.empty() ? 0 : lags.back()), catch_up_s);
+  return audit_rows == static_cast<long long>(log_end) ? 0 : 1;
 }
