@@ -431,4 +431,74 @@ CAF_TEST(durable timers follow the trade - expiry while waiting and none when fi
   CAF_CHECK(store->due_timers(std::numeric_limits<int64_t>::max(), 10).empty());
 }
 
+CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provider outage mid-settlement recovers) {
+  const std::string C = "CCCCCCCCCCCCCCCCCCCCCC";
+  const std::string M = "M111111111111111111111";
+  auto ta = list(A, "BARCODE-MA");
+  auto tb = list(B, "BARCODE-MB");
+  auto tc = list(C, "BARCODE-MC");
+  deposit(A, 1000);
+  deposit(B, 1000);
+  // a gives to c, b gives to a, c gives to b; nets a +100, b +150, c -250.
+  auto match = [&](std::vector<match_party> ps, std::string key = "k1") {
+    propose_match m{M, std::move(ps), "USD", std::move(key), {}};
+    return ask<trade_view>(trades, m);
+  };
+  auto good = std::vector<match_party>{{A, {ta}, 2, 10000, 100}, {B, {tb}, 0, 10100, 150},
+                                       {C, {tc}, 1, 10250, -250}};
+  // Malformed matches are typed errors and write nothing.
+  auto bad = good;
+  bad[2].net_cash_minor = -200;  // does not net to zero
+  CAF_CHECK_EQUAL(code(match(bad)), errc::invalid_argument);
+  bad = good;
+  bad[1].receiver = 1;  // gives to itself
+  CAF_CHECK_EQUAL(code(match(bad)), errc::invalid_argument);
+  bad = good;
+  bad[1].account = A;  // a party twice
+  CAF_CHECK_EQUAL(code(match(bad)), errc::invalid_argument);
+  bad = good;
+  bad[0].give = {tb};  // not A's ticket
+  bad[1].give = {ta};
+  CAF_CHECK_EQUAL(code(match(bad)), errc::invalid_state);
+  CAF_CHECK_EQUAL(store->last_seq(entity_kind::trade, M), 0u);
+  // The real one; proposing it again is the same trade, another key is refused.
+  auto v = match(good);
+  require_ok(v, __LINE__);
+  CAF_CHECK_EQUAL(v->status, "proposed");
+  CAF_CHECK_EQUAL(v->parties.size(), 3u);
+  CAF_CHECK_EQUAL(match(good)->version, v->version);
+  CAF_CHECK_EQUAL(code(match(good, "k2")), errc::idempotency_mismatch);
+  // Nothing is held before each party accepts; accepting holds its side.
+  CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::listed));
+  CAF_CHECK_EQUAL(code(act(M, trade_action_kind::accept, "ZZZZZZZZZZZZZZZZZZZZZZ")), errc::not_found);
+  CAF_CHECK_EQUAL(code(act(M, trade_action_kind::add_cash, A)), errc::invalid_state);
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, A)->status, "proposed");
+  CAF_CHECK_EQUAL(wallet(A).held_minor, 100);
+  CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::held));
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, B)->status, "proposed");
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, C)->status, "accepted");
+  require_ok(act(M, trade_action_kind::deposit, A, ta, "BARCODE-MA"), __LINE__);
+  require_ok(act(M, trade_action_kind::deposit, B, tb, "BARCODE-MB"), __LINE__);
+  // The last deposit starts the transfer; one capture fails (provider down).
+  *provider_failures = 1;
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::deposit, C, tc, "BARCODE-MC")->status, "transferring");
+  // Crash: a new trade region recovers the trade; the wake finishes it.
+  anon_send_exit(trades, caf::exit_reason::user_shutdown);
+  run();
+  spawn_trades();
+  run();
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::wake, {})->status, "completed");
+  CAF_CHECK_EQUAL(ticket(ta).seller, C);
+  CAF_CHECK_EQUAL(ticket(tb).seller, A);
+  CAF_CHECK_EQUAL(ticket(tc).seller, B);
+  // Cash: a paid 100 and b 150 to c, less the 1 % fee on each payment.
+  CAF_CHECK_EQUAL(wallet(A).available_minor, 900);
+  CAF_CHECK_EQUAL(wallet(B).available_minor, 850);
+  CAF_CHECK_EQUAL(wallet(C).available_minor, 99 + 149);
+  CAF_CHECK_EQUAL(wallet(A).held_minor + wallet(B).held_minor + wallet(C).held_minor, 0);
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::wake, {})->status, "completed");
+  CAF_CHECK_EQUAL(wallet(C).available_minor, 248);
+  check_audit();
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
