@@ -66,7 +66,6 @@ struct ticket_info {
 struct matcher_state {
   std::shared_ptr<const persistence::event_store> store;
   std::shared_ptr<const persistence::node_keys> keys;
-  ticket_region_actor tickets;
   trade_region_actor trades;
   valuation_service_actor valuation;
   matcher_service_config cfg;
@@ -346,13 +345,12 @@ namespace {
 
 matcher_service_actor::behavior_type
 matcher_impl(matcher_pointer self, std::shared_ptr<const persistence::event_store> store,
-             std::shared_ptr<const persistence::node_keys> keys, ticket_region_actor tickets,
-             trade_region_actor trades, valuation_service_actor valuation,
+             std::shared_ptr<const persistence::node_keys> keys, trade_region_actor trades,
+             valuation_service_actor valuation,
              matcher_service_config cfg) {
   auto& st = self->state;
   st.store = std::move(store);
   st.keys = std::move(keys);
-  st.tickets = std::move(tickets);
   st.trades = std::move(trades);
   st.valuation = std::move(valuation);
   st.cfg = std::move(cfg);
@@ -401,11 +399,11 @@ matcher_impl(matcher_pointer self, std::shared_ptr<const persistence::event_stor
 matcher_service_actor spawn_matcher_service(caf::actor_system& sys,
                                             std::shared_ptr<const persistence::event_store> store,
                                             std::shared_ptr<const persistence::node_keys> keys,
-                                            ticket_region_actor tickets, trade_region_actor trades,
+                                            trade_region_actor trades,
                                             valuation_service_actor valuation,
                                             matcher_service_config cfg) {
-  return sys.spawn(matcher_impl, std::move(store), std::move(keys), std::move(tickets),
-                   std::move(trades), std::move(valuation), std::move(cfg));
+  return sys.spawn(matcher_impl, std::move(store), std::move(keys), std::move(trades),
+                   std::move(valuation), std::move(cfg));
 }
 
 } // namespace tt::actors

@@ -70,7 +70,7 @@ struct matcher_service_config {
 matcher_service_actor spawn_matcher_service(caf::actor_system& sys,
                                             std::shared_ptr<const persistence::event_store> store,
                                             std::shared_ptr<const persistence::node_keys> keys,
-                                            ticket_region_actor tickets, trade_region_actor trades,
+                                            trade_region_actor trades,
                                             valuation_service_actor valuation,
                                             matcher_service_config cfg);
 

@@ -381,8 +381,7 @@ bool node::start(std::string* error) {
         auto v = c->view();
         return v.lease_alive && !v.shards.empty() && v.shards[0].owner == v.me;
       };
-    d.matcher = actors::spawn_matcher_service(*d.sys, d.store, d.keys, d.region, d.trades,
-                                              d.valuation, mc);
+    d.matcher = actors::spawn_matcher_service(*d.sys, d.store, d.keys, d.trades, d.valuation, mc);
     std::lock_guard<std::mutex> guard{d.valuation_hook->mtx};
     d.valuation_hook->handle = d.valuation;
     d.valuation_hook->matcher = d.matcher;
