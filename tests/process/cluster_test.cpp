@@ -198,24 +198,27 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     CHECK(seen == tickets.size());
   }
 
+  // Lists tickets of `who` until one lands on a node other than
+  // `avoid_owner` (empty: any); its id and barcode.
+  auto list_on = [&](const std::string& who, const std::string& tag,
+                     const std::string& avoid_owner) -> std::pair<std::string, std::string> {
+    for (int k = 0; k < 40; ++k) {
+      auto r = edges(k % 3).post("/api/v1/tickets", listing_body(tag, k), {bearer(who)});
+      REQUIRE(r.status == 201);
+      auto id = std::string(r.json().at("id").as_string());
+      if (own.at(tt::shard_of(id)) != avoid_owner)
+        return {id, "BC-" + tag + "-" + std::to_string(k)};
+    }
+    FAIL("no listing landed on another node");
+    return {};
+  };
+
   // A cross-node swap: the two tickets, the trade and the wallets live on
   // different nodes; every call goes through a different edge.
   {
     auto alice = token;
     auto bob = login(edges(1), "bob-cluster@example.com");
     REQUIRE(!bob.empty());
-    auto list_on = [&](const std::string& who, const std::string& tag,
-                       const std::string& avoid_owner) -> std::pair<std::string, std::string> {
-      for (int k = 0; k < 40; ++k) {
-        auto r = edges(k % 3).post("/api/v1/tickets", listing_body(tag, k), {bearer(who)});
-        REQUIRE(r.status == 201);
-        auto id = std::string(r.json().at("id").as_string());
-        if (own.at(tt::shard_of(id)) != avoid_owner)
-          return {id, "BC-" + tag + "-" + std::to_string(k)};
-      }
-      FAIL("no listing landed on another node");
-      return {};
-    };
     auto [ta, bca] = list_on(alice, "xa", "");
     auto [tb, bcb] = list_on(bob, "xb", own.at(tt::shard_of(ta)));
     CHECK(own.at(tt::shard_of(ta)) != own.at(tt::shard_of(tb)));
@@ -257,20 +260,8 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     REQUIRE(!ops.empty());
     REQUIRE(!carol.empty());
     REQUIRE(!dave.empty());
-    auto list_one = [&](const std::string& who, const std::string& tag, const std::string& avoid)
-      -> std::pair<std::string, std::string> {
-      for (int k = 0; k < 40; ++k) {
-        auto r = edges(k % 3).post("/api/v1/tickets", listing_body(tag, k), {bearer(who)});
-        REQUIRE(r.status == 201);
-        auto id = std::string(r.json().at("id").as_string());
-        if (own.at(tt::shard_of(id)) != avoid)
-          return {id, "BC-" + tag + "-" + std::to_string(k)};
-      }
-      FAIL("no listing landed on another node");
-      return {};
-    };
-    auto [tc, bcc] = list_one(carol, "mc", "");
-    auto [td, bcd] = list_one(dave, "md", own.at(tt::shard_of(tc)));
+    auto [tc, bcc] = list_on(carol, "mc", "");
+    auto [td, bcd] = list_on(dave, "md", own.at(tt::shard_of(tc)));
     for (auto* t : {&tc, &td})
       REQUIRE(edges(0).put("/api/v1/admin/tickets/" + *t + "/valuation",
                            R"({"credit_minor":5000,"currency":"USD"})", {bearer(ops)})

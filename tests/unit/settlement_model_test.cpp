@@ -50,6 +50,20 @@ struct fold {
   }
 };
 
+/// A USD ticket of event "e" listed by "A" with barcode "BARCODE-1".
+fold<ticket_model> listed_by_a(const persistence::node_keys& keys) {
+  fold<ticket_model> t;
+  ticket_fields f;
+  f.event_id = "e";
+  f.currency = "USD";
+  auto ids = derive_listing_ids(keys, "A", f, "BARCODE-1");
+  t.m.id = ids.ticket_id;
+  list_ticket lt{ids.ticket_id, f, "BARCODE-1", ids.dedup_hash, {}};
+  lt.meta.user_id = "A";
+  REQUIRE(t.run(lt, keys) == errc::ok);
+  return t;
+}
+
 wallet_command wcmd(wallet_op op, std::string ref, int64_t amount, std::string currency = "USD",
                     std::string hash = "h") {
   wallet_command c;
@@ -170,19 +184,7 @@ TEST_CASE("wallet: a snapshot restores balances, holds and idempotency records")
 
 TEST_CASE("ticket trade steps: hold, deposit and transfer are fenced by the trade id") {
   auto keys = persistence::node_keys::from_secret("settlement-test");
-  fold<ticket_model> t;
-  ticket_fields f;
-  f.event_id = "e";
-  f.currency = "USD";
-  auto ids = derive_listing_ids(*keys, "A", f, "BARCODE-1");
-  t.m.id = ids.ticket_id;
-  list_ticket lt;
-  lt.ticket_id = ids.ticket_id;
-  lt.fields = f;
-  lt.barcode = "BARCODE-1";
-  lt.dedup_hash = ids.dedup_hash;
-  lt.meta.user_id = "A";
-  REQUIRE(t.run(lt, *keys) == errc::ok);
+  auto t = listed_by_a(*keys);
   auto step = [&](ticket_step s, std::string trade, std::string owner = "A", std::string to = {},
                   std::string barcode = {}) {
     ticket_trade_step c{t.m.id, static_cast<uint8_t>(s), std::move(trade), std::move(owner),
@@ -319,15 +321,7 @@ TEST_CASE("fees are basis points of the net cash, rounded down, without overflow
 
 TEST_CASE("ticket offers: owner only, listed only, idempotent, closed by withdrawal and transfer") {
   auto keys = persistence::node_keys::from_secret("settlement-test");
-  fold<ticket_model> t;
-  ticket_fields f;
-  f.event_id = "e";
-  f.currency = "USD";
-  auto ids = derive_listing_ids(*keys, "A", f, "BARCODE-1");
-  t.m.id = ids.ticket_id;
-  list_ticket lt{ids.ticket_id, f, "BARCODE-1", ids.dedup_hash, {}};
-  lt.meta.user_id = "A";
-  REQUIRE(t.run(lt, *keys) == errc::ok);
+  auto t = listed_by_a(*keys);
   offer_ticket o;
   o.ticket_id = t.m.id;
   o.want_event_ids = {"x"};
