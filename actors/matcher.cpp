@@ -2,12 +2,17 @@
 // See matcher.hpp for the rules and docs/matching.md for the design.
 #include "actors/matcher.hpp"
 
+#include "actors/huge_page_allocator.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <atomic>
+#include <bit>
+#include <thread>
 #include <utility>
 
 namespace tt::matching {
@@ -274,8 +279,8 @@ bool entry_less(const E& a, const E& b) {
 
 template <class E>
 struct flat_index {
-  std::vector<E> main;
-  std::vector<E> pending;
+  big_vector<E> main;
+  big_vector<E> pending;
   bool removed = false;
 };
 
@@ -293,13 +298,71 @@ struct ranked {
   std::array<uint32_t, 3> slot;
 };
 
-/// A 2-way candidate as the sweep records it: the rank key, the lower seq and
-/// the two slots (lower seq first). The higher seq is looked up only when
-/// the key and the lower seq tie.
+/// A 2-way candidate as the sweep records it: its place in the rank order
+/// (`order_codec`) and the two slots (lower seq first). 16 bytes: a round
+/// sorts millions of them.
 struct pair_cand {
-  uint64_t key;
-  uint64_t seq_lo;
+  uint64_t order;
   uint32_t lo, hi;
+};
+
+/// Packs a 2-way candidate's rank — band, score (descending), gap, then the
+/// lower seq — into one integer whose order is the rank order, as
+/// [band | max_score - score | gap within the band | seq_lo], when the
+/// fields fit in 64 bits (they do unless seqs pass ~2^38 with the default
+/// bands). Otherwise `packed` is false and the integer is the rank key
+/// alone; cand_less then breaks ties with the seqs.
+struct order_codec {
+  bool packed = false;
+  int64_t band_ppm = 1;
+  unsigned band_bits = 0, score_bits = 0, gap_bits = 0, seq_bits = 0;
+
+  order_codec(const match_config& cfg, uint64_t max_seq) : band_ppm(cfg.gap_band_ppm) {
+    const auto bands = static_cast<uint64_t>(cfg.tolerance_pct * 10000 / band_ppm) + 1;
+    const auto max_gap = static_cast<uint64_t>(cfg.tolerance_pct * 10000);
+    score_bits = static_cast<unsigned>(std::bit_width(static_cast<uint64_t>(max_score)));
+    gap_bits = static_cast<unsigned>(
+      std::bit_width(std::min(static_cast<uint64_t>(band_ppm) - 1, max_gap)));
+    seq_bits = static_cast<unsigned>(std::bit_width(max_seq));
+    band_bits = static_cast<unsigned>(std::bit_width(bands - 1));
+    packed = band_bits + score_bits + gap_bits + seq_bits <= 64 && band_bits + score_bits <= 20;
+  }
+
+  /// The rank key alone (also the ranked key of cycles): band, score, gap.
+  uint64_t key(int64_t gap, int64_t score) const {
+    auto band = static_cast<uint64_t>(gap / band_ppm);
+    return (band << 42) | (static_cast<uint64_t>(max_score - score) << 21)
+           | static_cast<uint64_t>(gap);
+  }
+
+  uint64_t encode(int64_t gap, int64_t score, uint64_t seq_lo) const {
+    if (!packed)
+      return key(gap, score);
+    auto band = static_cast<uint64_t>(gap / band_ppm);
+    auto in_band = static_cast<uint64_t>(gap) - band * static_cast<uint64_t>(band_ppm);
+    uint64_t x = (band << score_bits) | static_cast<uint64_t>(max_score - score);
+    x = (x << gap_bits) | in_band;
+    return seq_bits == 0 ? x : (x << seq_bits) | seq_lo;
+  }
+
+  /// The rank key of an encoded order.
+  uint64_t key_of(uint64_t order) const {
+    if (!packed)
+      return order;
+    uint64_t x = seq_bits >= 64 ? 0 : order >> seq_bits;
+    uint64_t in_band = x & ((uint64_t{1} << gap_bits) - 1);
+    x >>= gap_bits;
+    auto score = max_score - static_cast<int64_t>(x & ((uint64_t{1} << score_bits) - 1));
+    uint64_t band = x >> score_bits;
+    return key(static_cast<int64_t>(band * static_cast<uint64_t>(band_ppm) + in_band), score);
+  }
+
+  /// The (band, score) bucket of a packed order, < buckets().
+  uint64_t bucket(uint64_t order) const {
+    unsigned low = gap_bits + seq_bits;
+    return low >= 64 ? 0 : order >> low;
+  }
+  uint64_t buckets() const { return uint64_t{1} << (band_bits + score_bits); }
 };
 
 bool ranked_less(const ranked& a, const ranked& b) {
@@ -316,7 +379,7 @@ struct edge {
 
 /// One bit per slot.
 struct bitmap {
-  std::vector<uint64_t> w;
+  big_vector<uint64_t> w;
   void reset(size_t n) { w.assign((n + 63) / 64, 0); }
   void set(uint32_t i) { w[i >> 6] |= uint64_t{1} << (i & 63); }
   bool test(uint32_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
@@ -324,12 +387,41 @@ struct bitmap {
 
 } // namespace
 
+/// One thread's share of a round: its scratch and what it found. A round
+/// splits each index into contiguous runs of whole groups, one per worker;
+/// the results do not depend on the split (see run_round).
+struct worker {
+  std::vector<cand> cands;
+  big_vector<uint32_t> lists;
+  big_vector<pair_cand> pcs;  // 2-way candidates, sorted by the worker
+  big_vector<edge> edges;     // 3-cycle graph edges
+  big_vector<entry> free_x;   // one cycle-index group's free tickets
+  big_vector<pair_cand> sorted;  // sort_candidates' output buffer
+  std::vector<size_t> bucket_at;
+  size_t scanned = 0;
+  size_t truncated = 0;
+};
+
+/// Runs f(0) .. f(n-1), f(0) on the calling thread and the others on their
+/// own threads; returns when all are done.
+template <class F>
+void run_parallel(size_t n, F&& f) {
+  std::vector<std::thread> ts;
+  ts.reserve(n > 0 ? n - 1 : 0);
+  for (size_t i = 1; i < n; ++i)
+    ts.emplace_back([&f, i] { f(i); });
+  if (n > 0)
+    f(0);
+  for (auto& t : ts)
+    t.join();
+}
+
 struct offer_book::impl {
   match_config cfg;
-  std::vector<hot_slot> hot;
-  std::vector<uint8_t> fl;
-  std::vector<offer> cold;
-  std::vector<uint32_t> want_pool;
+  big_vector<hot_slot> hot;
+  big_vector<uint8_t> fl;
+  big_vector<offer> cold;
+  big_vector<uint32_t> want_pool;
   size_t want_garbage = 0;
   std::vector<uint32_t> free_slots, pending_free;
   id_map by_id;
@@ -338,22 +430,22 @@ struct offer_book::impl {
   flat_index<entry> cycles_ix;
   size_t live = 0;
   // per-round scratch, kept so steady-state rounds do not allocate
-  std::vector<cand> cands;
-  std::vector<uint32_t> lists;
+  std::vector<worker> workers;
+  uint64_t max_seq = 0;                 // of every offer ever added
+  order_codec codec{match_config{}, 0};  // this round's (run_round sets it)
   bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
-  std::vector<pair_cand> pcs;      // 2-way candidates, then grouped by gap band
-  std::vector<size_t> band_beg, band_next;
-  std::vector<ranked> cycles;
-  std::vector<uint32_t> band_off, fill;
-  std::vector<edge> edges, by_src;
-  std::vector<entry> free_x;  // one cycle-index group's free tickets
-  std::vector<uint32_t> out_off, out_adj, in_off, in_adj;
+  big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
+  big_vector<uint32_t> band_off, fill;
+  big_vector<edge> by_src;
+  big_vector<uint32_t> out_off, out_adj, in_off, in_adj;
 
   explicit impl(match_config c) : cfg(c) {
     cfg.tolerance_pct = std::clamp<int64_t>(cfg.tolerance_pct, 0, 50);
     cfg.gap_band_ppm = std::max<int64_t>(cfg.gap_band_ppm, 1);
     cfg.max_candidates = std::max<size_t>(cfg.max_candidates, 1);
     cfg.max_scan = std::max<size_t>(cfg.max_scan, 1);
+    cfg.threads = std::clamp<size_t>(cfg.threads, 1, 64);
+    workers.resize(cfg.threads);
   }
 
   struct want_list {
@@ -415,7 +507,8 @@ struct offer_book::impl {
     }
   }
 
-  static bool push_list(std::vector<uint32_t>& pool, interner& in,
+  template <class Pool>
+  static bool push_list(Pool& pool, interner& in,
                         const std::vector<std::string>& xs, uint16_t& n) {
     size_t start = pool.size();
     for (const auto& x : xs)
@@ -464,6 +557,7 @@ struct offer_book::impl {
     fl[s] = static_cast<uint8_t>(f_live | (lists_n > 1 ? f_secondary : 0)
                                  | (o.location ? f_located : 0));
     by_id.emplace(o.id, s);
+    max_seq = std::max(max_seq, o.seq);
     cold[s] = std::move(o);
     index_entries(s);
     ++live;
@@ -522,8 +616,8 @@ struct offer_book::impl {
 
   /// Gives `v` a capacity of at least n, touching the new memory once, so
   /// that a round does not page-fault (very slow on a VM) while it fills it.
-  template <class T>
-  static void warm(std::vector<T>& v, size_t n) {
+  template <class V>
+  static void warm(V& v, size_t n) {
     if (v.capacity() >= n)
       return;
     v.clear();
@@ -532,17 +626,31 @@ struct offer_book::impl {
   }
 
   void prepare() {
-    merge(pairs_ix);
-    merge(cycles_ix);
+    // The two indexes are independent: merged side by side when the round
+    // may use more than one thread.
+    run_parallel(std::min<size_t>(workers.size(), 2), [&](size_t i) {
+      if (workers.size() == 1) {
+        merge(pairs_ix);
+        merge(cycles_ix);
+      } else if (i == 0) {
+        merge(pairs_ix);
+      } else {
+        merge(cycles_ix);
+      }
+    });
     // The round's scratch, sized to the book (an estimate; it grows if a
     // round needs more): about one 2-way candidate per pair-index entry and
     // `cycle_out_degree` edges per offer.
-    warm(pcs, pairs_ix.main.size());
-    warm(edges, live * cfg.cycle_out_degree / 2);
+    const size_t nw = workers.size();
+    for (auto& w : workers) {
+      // a worker's share of the candidates, with room for an uneven split
+      warm(w.pcs, pairs_ix.main.size() * 5 / 4 / nw);
+      warm(w.sorted, pairs_ix.main.size() * 5 / 4 / nw);
+      warm(w.edges, live * cfg.cycle_out_degree / 2 / nw);
+    }
     warm(by_src, live * cfg.cycle_out_degree / 2);
     warm(out_adj, live * cfg.cycle_out_degree / 2);
     warm(in_adj, live * cfg.cycle_out_degree / 2);
-    warm(free_x, live);
     for (uint32_t s : pending_free) {
       const auto& h = hot[s];
       want_garbage += h.n_ev + h.n_cat + h.n_ven;
@@ -558,7 +666,7 @@ struct offer_book::impl {
   }
 
   void compact_wants() {
-    std::vector<uint32_t> pool;
+    big_vector<uint32_t> pool;
     pool.reserve(want_pool.size() - want_garbage);
     for (size_t s = 0; s < hot.size(); ++s) {
       auto& h = hot[s];
@@ -628,8 +736,8 @@ struct offer_book::impl {
   /// entry, or after max_scan entries. Returns whether a cap may have left
   /// valid entries out (entries of the window remained unexamined).
   template <class E, class Valid>
-  bool nearest(const E* y, size_t ny, size_t center, int64_t c, int64_t lo, int64_t hi,
-               size_t keep, Valid&& valid, size_t& scanned) {
+  bool nearest(std::vector<cand>& cands, const E* y, size_t ny, size_t center, int64_t c,
+               int64_t lo, int64_t hi, size_t keep, Valid&& valid, size_t& scanned) const {
     cands.clear();
     size_t u = center, budget = cfg.max_scan;
     // The current downward run of equal credit is [d_beg, d_end), read
@@ -685,8 +793,9 @@ struct offer_book::impl {
   /// list, or x itself for a self-group), keeping its max_candidates nearest.
   /// `x_lists` / `y_lists` record each probe's picks (positions) so a pair
   /// found from both sides is emitted once.
-  void join(const pair_entry* x, size_t nx, const pair_entry* y, size_t ny, bool self,
-            uint32_t* x_lists, const uint32_t* y_lists, round_stats& st) {
+  void join(worker& w, const pair_entry* x, size_t nx, const pair_entry* y, size_t ny, bool self,
+            uint32_t* x_lists, const uint32_t* y_lists) const {
+    auto& cands = w.cands;
     const size_t k = cfg.max_candidates;
     size_t center = 0;
     for (size_t i = 0; i < nx; ++i) {
@@ -711,8 +820,8 @@ struct offer_book::impl {
           return false;
         return !(b.flags & f_secondary) || wants(b.slot, a.event, a.category, a.venue);
       };
-      if (nearest(y, ny, center, ca, lo, hi, k, valid, st.entries_scanned))
-        ++st.truncated_scans;
+      if (nearest(cands, y, ny, center, ca, lo, hi, k, valid, w.scanned))
+        ++w.truncated;
       for (size_t c = 0; c < cands.size(); ++c) {
         uint32_t j = cands[c].pos;
         mine[c] = j;
@@ -725,26 +834,109 @@ struct offer_book::impl {
         const pair_entry& b = y[j];
         int64_t score = to_score((hop(a, b) + hop(b, a)) / 2);
         bool a_first = a.seq < b.seq;
-        pcs.push_back({rank_key(gap_ppm(ca, b.credit()), score), a_first ? a.seq : b.seq,
-                       a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
+        w.pcs.push_back({codec.encode(gap_ppm(ca, b.credit()), score, a_first ? a.seq : b.seq),
+                         a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
       }
     }
   }
 
+  /// Calls f(group, x, nx, y, ny) for each group of v[b, e) (b and e on
+  /// group boundaries): x the side-0 entries, y the side-1 entries.
   template <class E, class F>
-  static void for_groups(const std::vector<E>& v, F&& f) {
-    size_t i = 0, n = v.size();
-    while (i < n) {
+  static void for_groups(const E* v, size_t b, size_t e, F&& f) {
+    size_t i = b;
+    while (i < e) {
       uint64_t g = v[i].group;
       size_t s = i;
-      while (s < n && v[s].group == g && !v[s].side())
+      while (s < e && v[s].group == g && !v[s].side())
         ++s;
       size_t j = s;
-      while (j < n && v[j].group == g)
+      while (j < e && v[j].group == g)
         ++j;
-      f(g, v.data() + i, s - i, v.data() + s, j - s);
+      f(g, v + i, s - i, v + s, j - s);
       i = j;
     }
+  }
+
+  /// Splits v into `parts` runs of whole groups of about equal size:
+  /// returns parts + 1 boundaries.
+  template <class V>
+  static std::vector<size_t> split_groups(const V& v, size_t parts) {
+    std::vector<size_t> cut{0};
+    const size_t n = v.size();
+    for (size_t p = 1; p < parts; ++p) {
+      size_t i = std::max(cut.back(), n * p / parts);
+      while (i > 0 && i < n && v[i].group == v[i - 1].group)
+        ++i;
+      cut.push_back(i);
+    }
+    cut.push_back(n);
+    return cut;
+  }
+
+  /// The 2-way candidates of pair-index entries [b, e) into w.pcs.
+  void sweep_pairs(worker& w, size_t b, size_t e) const {
+    const size_t k = cfg.max_candidates;
+    for_groups(pairs_ix.main.data(), b, e, [&](uint64_t g, const pair_entry* x, size_t nx,
+                                                const pair_entry* y, size_t ny) {
+      if ((g >> 32) == (g & 0xffffffffu)) {  // P == Q: one list, matched with itself
+        if (nx < 2)
+          return;
+        w.lists.resize(nx * k);
+        join(w, x, nx, x, nx, true, w.lists.data(), nullptr);
+      } else if (nx > 0 && ny > 0) {
+        w.lists.resize((nx + ny) * k);
+        join(w, x, nx, y, ny, false, w.lists.data(), nullptr);
+        join(w, y, ny, x, nx, false, w.lists.data() + nx * k, w.lists.data());
+      }
+    });
+  }
+
+  /// Chunks of groups a sweep is cut into: threads take the next free chunk,
+  /// so an expensive part of the index does not leave the others idle.
+  static size_t chunks_for(size_t threads) { return threads == 1 ? 1 : threads * 16; }
+
+  /// Sorts w.pcs by cand_less. Packed orders: a counting sort by the (band,
+  /// score) bucket into w.sorted, then each bucket by the order (one integer
+  /// compare; equal orders, the same lower offer with two partners of equal
+  /// rank, by the higher seq). Otherwise a plain sort by cand_less.
+  void sort_candidates(worker& w, const order_codec& codec) const {
+    auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
+      return cand_less(codec, x, z);
+    };
+    if (!codec.packed || w.pcs.size() < 4096) {
+      std::sort(w.pcs.begin(), w.pcs.end(), less);
+      return;
+    }
+    const size_t buckets = codec.buckets();
+    w.bucket_at.assign(buckets + 1, 0);
+    for (const auto& c : w.pcs)
+      ++w.bucket_at[codec.bucket(c.order) + 1];
+    for (size_t b = 0; b < buckets; ++b)
+      w.bucket_at[b + 1] += w.bucket_at[b];
+    w.sorted.resize(w.pcs.size());
+    for (const auto& c : w.pcs)
+      w.sorted[w.bucket_at[codec.bucket(c.order)]++] = c;
+    // bucket_at[b] is now the end of bucket b (= the start of b + 1).
+    size_t from = 0;
+    for (size_t b = 0; b < buckets; ++b) {
+      size_t to = w.bucket_at[b];
+      if (to - from > 1)
+        std::sort(w.sorted.begin() + static_cast<ptrdiff_t>(from),
+                  w.sorted.begin() + static_cast<ptrdiff_t>(to), less);
+      from = to;
+    }
+    std::swap(w.pcs, w.sorted);
+  }
+
+  /// The rank order of 2-way candidates: key (band, score, gap), then the
+  /// lower seq, then the higher. Total on distinct pairs.
+  bool cand_less(const order_codec& codec, const pair_cand& x, const pair_cand& z) const {
+    if (x.order != z.order)
+      return x.order < z.order;
+    if (!codec.packed && hot[x.lo].seq != hot[z.lo].seq)
+      return hot[x.lo].seq < hot[z.lo].seq;
+    return hot[x.hi].seq < hot[z.hi].seq;
   }
 
   round_result run_round() {
@@ -764,69 +956,58 @@ struct offer_book::impl {
       }
     }
 
-    // 2-way: candidates from both sides of every group, each pair once;
-    // then per gap band, the pairs whose offers are both still free, ranked,
-    // taken greedily.
+    // 2-way: candidates from both sides of every group, each pair once
+    // (workers on disjoint runs of groups, each sorting its own candidates
+    // by rank); then the sorted runs merged, taken greedily: a pair whose
+    // offers are both still free is chosen. Rank order is total on distinct
+    // pairs, so the result does not depend on the split.
     auto t1 = clk::now();
-    const size_t bands = static_cast<size_t>(cfg.tolerance_pct * 10000 / cfg.gap_band_ppm) + 1;
-    pcs.clear();
-    const size_t k = cfg.max_candidates;
-    for_groups(pairs_ix.main, [&](uint64_t g, const pair_entry* x, size_t nx,
-                                  const pair_entry* y, size_t ny) {
-      if ((g >> 32) == (g & 0xffffffffu)) {  // P == Q: one list, matched with itself
-        if (nx < 2)
-          return;
-        lists.resize(nx * k);
-        join(x, nx, x, nx, true, lists.data(), nullptr, st);
-      } else if (nx > 0 && ny > 0) {
-        lists.resize((nx + ny) * k);
-        join(x, nx, y, ny, false, lists.data(), nullptr, st);
-        join(y, ny, x, nx, false, lists.data() + nx * k, lists.data(), st);
-      }
+    chosen.clear();
+    const size_t nw = workers.size();
+    codec = order_codec{cfg, max_seq};
+    auto cut = split_groups(pairs_ix.main, chunks_for(nw));
+    std::atomic<size_t> next_chunk{0};
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      w.pcs.clear();
+      w.scanned = w.truncated = 0;
+      for (size_t c; (c = next_chunk.fetch_add(1)) + 1 < cut.size();)
+        sweep_pairs(w, cut[c], cut[c + 1]);
+      sort_candidates(w, codec);
     });
-    st.candidate_pairs = pcs.size();
-    // Group the candidates by band in place (American flag sort, O(P)), then
-    // per band: drop the pairs whose offers are taken, rank, take greedily.
-    auto band_of = [&](const pair_cand& c) { return std::min<size_t>(c.key >> 42, bands - 1); };
-    band_beg.assign(bands + 1, 0);
-    for (const auto& c : pcs)
-      ++band_beg[band_of(c) + 1];
-    for (size_t b = 0; b < bands; ++b)
-      band_beg[b + 1] += band_beg[b];
-    band_next.assign(band_beg.begin(), band_beg.end() - 1);
-    for (size_t b = 0; b < bands; ++b)
-      while (band_next[b] < band_beg[b + 1]) {
-        size_t to = band_of(pcs[band_next[b]]);
-        if (to == b)
-          ++band_next[b];
-        else
-          std::swap(pcs[band_next[b]], pcs[band_next[to]++]);
-      }
-    auto cand_less = [&](const pair_cand& x, const pair_cand& z) {
-      if (x.key != z.key)
-        return x.key < z.key;
-      if (x.seq_lo != z.seq_lo)
-        return x.seq_lo < z.seq_lo;
-      return hot[x.hi].seq < hot[z.hi].seq;
-    };
-    for (size_t b = 0; b < bands; ++b) {
-      auto first = pcs.begin() + static_cast<ptrdiff_t>(band_beg[b]);
-      auto last = std::remove_if(first, pcs.begin() + static_cast<ptrdiff_t>(band_beg[b + 1]),
-                                 [&](const pair_cand& c) { return (fl[c.lo] | fl[c.hi]) & f_matched; });
-      std::sort(first, last, cand_less);
-      for (auto it = first; it != last; ++it) {
-        if ((fl[it->lo] | fl[it->hi]) & f_matched)
-          continue;
-        fl[it->lo] |= f_matched;
-        fl[it->hi] |= f_matched;
-        ranked r{};
-        r.key = it->key;
-        r.slot = {it->lo, it->hi, no_id};
-        r.seq = {hot[it->lo].seq, hot[it->hi].seq, 0};
-        res.matches.push_back(make_match(r, 2));
-      }
+    for (const auto& w : workers) {
+      st.candidate_pairs += w.pcs.size();
+      st.entries_scanned += w.scanned;
+      st.truncated_scans += w.truncated;
     }
-    st.pairs = res.matches.size();
+    st.sweep_ms = ms_since(t1);
+    // k-way merge of the workers' sorted runs (k is small: a linear pick).
+    std::vector<size_t> at(nw, 0);
+    for (;;) {
+      const pair_cand* best = nullptr;
+      size_t from = 0;
+      for (size_t i = 0; i < nw; ++i)
+        if (at[i] < workers[i].pcs.size()) {
+          const pair_cand* c = &workers[i].pcs[at[i]];
+          if (best == nullptr || cand_less(codec, *c, *best)) {
+            best = c;
+            from = i;
+          }
+        }
+      if (best == nullptr)
+        break;
+      ++at[from];
+      if ((fl[best->lo] | fl[best->hi]) & f_matched)
+        continue;
+      fl[best->lo] |= f_matched;
+      fl[best->hi] |= f_matched;
+      ranked r{};
+      r.key = codec.key_of(best->order);
+      r.slot = {best->lo, best->hi, no_id};
+      r.seq = {hot[best->lo].seq, hot[best->hi].seq, 0};
+      chosen.push_back(r);
+    }
+    st.pairs = chosen.size();
     st.two_way_ms = ms_since(t1);
 
     // 3-cycles among the eligible offers left unmatched.
@@ -838,8 +1019,9 @@ struct offer_book::impl {
           ok.set(s);
       find_cycles(res, n);
     }
-    st.cycles = res.matches.size() - st.pairs;
+    st.cycles = chosen.size() - st.pairs;
     st.cycles_ms = ms_since(t2);
+    emit(res);
 
     // Every offer in a proposed trade is excluded until the caller clears it.
     for (uint32_t s = 0; s < n; ++s)
@@ -854,50 +1036,69 @@ struct offer_book::impl {
     const size_t deg = cfg.cycle_out_degree;
     // Edges A -> B (A may receive B's ticket: rules 1-4 for A; B's side is
     // its own edge to the next party), from one sweep of the cycle index.
-    edges.clear();
+    auto t_edges = clk::now();
     // Each group's ticket list is first filtered to the offers still free
     // (eligible and not in a 2-way match), so the scans (and max_scan) see
     // only those: after the 2-way pass about half the tickets are taken.
-    for_groups(cycles_ix.main, [&](uint64_t, const entry* x0, size_t nx0, const entry* y,
-                                   size_t ny) {
-      if (nx0 == 0 || ny == 0)
-        return;
-      free_x.clear();
-      for (size_t i = 0; i < nx0; ++i)
-        if (ok.test(x0[i].slot))
-          free_x.push_back(x0[i]);
-      const entry* x = free_x.data();
-      const size_t nx = free_x.size();
-      if (nx == 0)
-        return;
-      size_t center = 0;
-      for (size_t i = 0; i < ny; ++i) {
-        const entry& a = y[i];
-        int64_t ca = a.credit();
-        while (center < nx && x[center].credit() < ca)
-          ++center;
-        if (!ok.test(a.slot))
-          continue;
-        auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
-        hi = std::min(hi, ca + hot[a.slot].max_cash);
-        bool a_sec = fl[a.slot] & f_secondary;
-        auto valid = [&](const entry& b) {
-          return b.slot != a.slot && b.owner != a.owner && (!a_sec || wants(a.slot, b.slot));
-        };
-        nearest(x, nx, center, ca, lo, hi, deg, valid, st.entries_scanned);
-        for (const auto& c : cands)
-          edges.push_back({a.slot, x[c.pos].slot, c.dist, c.seq});
-      }
+    // Workers take disjoint runs of groups; the graph below does not depend
+    // on the order of the edges.
+    const size_t nw = workers.size();
+    auto cut = split_groups(cycles_ix.main, chunks_for(nw));
+    std::atomic<size_t> next_chunk{0};
+    run_parallel(nw, [&](size_t wi) {
+      auto& w = workers[wi];
+      w.edges.clear();
+      w.scanned = 0;
+      for (size_t ci; (ci = next_chunk.fetch_add(1)) + 1 < cut.size();)
+      for_groups(cycles_ix.main.data(), cut[ci], cut[ci + 1],
+                 [&](uint64_t, const entry* x0, size_t nx0, const entry* y, size_t ny) {
+        if (nx0 == 0 || ny == 0)
+          return;
+        w.free_x.clear();
+        for (size_t i = 0; i < nx0; ++i)
+          if (ok.test(x0[i].slot))
+            w.free_x.push_back(x0[i]);
+        const entry* x = w.free_x.data();
+        const size_t nx = w.free_x.size();
+        if (nx == 0)
+          return;
+        size_t center = 0;
+        for (size_t i = 0; i < ny; ++i) {
+          const entry& a = y[i];
+          int64_t ca = a.credit();
+          while (center < nx && x[center].credit() < ca)
+            ++center;
+          if (!ok.test(a.slot))
+            continue;
+          auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
+          hi = std::min(hi, ca + hot[a.slot].max_cash);
+          bool a_sec = fl[a.slot] & f_secondary;
+          auto valid = [&](const entry& b) {
+            return b.slot != a.slot && b.owner != a.owner && (!a_sec || wants(a.slot, b.slot));
+          };
+          nearest(w.cands, x, nx, center, ca, lo, hi, deg, valid, w.scanned);
+          for (const auto& c : w.cands)
+            w.edges.push_back({a.slot, x[c.pos].slot, c.dist, c.seq});
+        }
+      });
     });
+    size_t n_edges = 0;
+    for (const auto& w : workers) {
+      st.entries_scanned += w.scanned;
+      n_edges += w.edges.size();
+    }
+    st.edges_ms = ms_since(t_edges);
     // CSR by source; each source keeps its `deg` nearest, sorted by target.
     out_off.assign(n + 1, 0);
-    for (const auto& e : edges)
-      ++out_off[e.a + 1];
+    for (const auto& w : workers)
+      for (const auto& e : w.edges)
+        ++out_off[e.a + 1];
     for (uint32_t i = 0; i < n; ++i)
       out_off[i + 1] += out_off[i];
-    by_src.resize(edges.size());
+    by_src.resize(n_edges);
     fill.assign(out_off.begin(), out_off.end() - 1);
-    for (const auto& e : edges)
+    for (const auto& w : workers)
+      for (const auto& e : w.edges)
       by_src[fill[e.a]++] = e;
     out_adj.clear();
     for (uint32_t a = 0; a < n; ++a) {
@@ -965,7 +1166,7 @@ struct offer_book::impl {
         continue;
       for (uint32_t s : cy.slot)
         fl[s] |= f_matched;
-      res.matches.push_back(make_match(cy, 3));
+      chosen.push_back(cy);
     }
   }
 
@@ -981,18 +1182,36 @@ struct offer_book::impl {
     return r;
   }
 
-  match make_match(const ranked& r, size_t parties) const {
-    match m;
-    std::array<int64_t, 3> credits{};
-    for (size_t i = 0; i < parties; ++i) {
-      m.offer_ids.push_back(cold[r.slot[i]].id);
-      m.seqs.push_back(r.seq[i]);
-      credits[i] = hot[r.slot[i]].credit;
+  /// Writes the chosen pairs and cycles into `res`: the ids copied once into
+  /// res.id_bytes, the matches viewing them.
+  void emit(round_result& res) const {
+    auto parties = [](const ranked& r) { return r.slot[2] == no_id ? size_t{2} : size_t{3}; };
+    size_t bytes = 0;
+    for (const auto& r : chosen)
+      for (size_t i = 0; i < parties(r); ++i)
+        bytes += cold[r.slot[i]].id.size();
+    res.id_bytes.resize(bytes);
+    res.matches.resize(chosen.size());
+    char* out = res.id_bytes.data();
+    for (size_t j = 0; j < chosen.size(); ++j) {
+      const ranked& r = chosen[j];
+      const size_t n = parties(r);
+      match& m = res.matches[j];
+      std::array<int64_t, 3> credits{};
+      for (size_t i = 0; i < n; ++i) {
+        const std::string& id = cold[r.slot[i]].id;
+        std::copy(id.begin(), id.end(), out);
+        m.offer_ids.push_back(std::string_view{out, id.size()});
+        out += id.size();
+        m.seqs.push_back(r.seq[i]);
+        credits[i] = hot[r.slot[i]].credit;
+      }
+      // cycle_net_cash, inline: party i receives party i+1's ticket.
+      for (size_t i = 0; i < n; ++i)
+        m.net_cash_minor.push_back(credits[(i + 1) % n] - credits[i]);
+      m.gap_ppm = static_cast<int64_t>(r.key & ((uint64_t{1} << 21) - 1));
+      m.score = max_score - static_cast<int64_t>((r.key >> 21) & ((uint64_t{1} << 21) - 1));
     }
-    m.net_cash_minor = cycle_net_cash(std::span<const int64_t>(credits.data(), parties));
-    m.gap_ppm = static_cast<int64_t>(r.key & ((uint64_t{1} << 21) - 1));
-    m.score = max_score - static_cast<int64_t>((r.key >> 21) & ((uint64_t{1} << 21) - 1));
-    return m;
   }
 };
 

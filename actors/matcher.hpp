@@ -1,6 +1,7 @@
 #pragma once
-// The trade-match engine (seed §3.3, §11.1 N-way trades; issue #7): a pure,
-// single-threaded algorithm over all open offers — no actors, no I/O. The
+// The trade-match engine (seed §3.3, §11.1 N-way trades; issue #7): a pure
+// algorithm over all open offers — no actors, no I/O; one owner calls it (a
+// round fans out to match_config::threads threads internally). The
 // matcher actor owns one `offer_book`, feeds it offers as they come and go,
 // and calls `run_round()` every 5 s. See docs/matching.md for the rules, the
 // ranking and the measured numbers.
@@ -25,6 +26,7 @@
 // Money is integer minor units throughout; floating point appears only in
 // the secondary score (distance, cosine), never in credits or cash.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +36,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "actors/huge_page_allocator.hpp"
 
 namespace tt::matching {
 
@@ -99,6 +103,9 @@ struct match_config {
   size_t cycle_out_degree = 4;
   /// Venues this far apart (or farther) get no location points.
   double location_radius_km = 1000;
+  /// Threads a round uses for its sweeps (1..64; the calling thread is one
+  /// of them). The result is the same for any count.
+  size_t threads = 1;
 };
 
 /// Points for r receiving g's ticket, 0..max_score, deterministic (computed
@@ -146,15 +153,45 @@ struct ticket_flow {
 /// credits given by p (positive = p pays). Sums to zero for any flows.
 std::vector<int64_t> net_cash(size_t parties, std::span<const ticket_flow> flows);
 
+/// Up to three values, one per party of a match, stored inline (a round
+/// returns hundreds of thousands of matches; no heap block per match).
+template <class T>
+class per_party {
+public:
+  static constexpr size_t capacity = 3;
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const T* begin() const { return v_.data(); }
+  const T* end() const { return v_.data() + n_; }
+  T* begin() { return v_.data(); }
+  T* end() { return v_.data() + n_; }
+  const T& operator[](size_t i) const { return v_[i]; }
+  T& operator[](size_t i) { return v_[i]; }
+  const T& front() const { return v_[0]; }
+  /// Precondition: size() < capacity.
+  void push_back(T x) { v_[n_++] = std::move(x); }
+  /// Element-wise equality with any range (e.g. a std::vector in a test).
+  template <class Range>
+  bool operator==(const Range& other) const {
+    return std::equal(begin(), end(), std::begin(other), std::end(other));
+  }
+
+private:
+  std::array<T, capacity> v_{};
+  uint8_t n_ = 0;
+};
+
 /// One proposed trade: 2 offers (a swap) or 3 (a cycle), in cycle order —
 /// the owner of offer_ids[i] receives the ticket of offer_ids[i+1] (the last
 /// receives the first's). For a swap, offer_ids[0] is the lower seq; for a
 /// cycle, the lowest seq comes first.
 struct match {
-  std::vector<std::string> offer_ids;
-  std::vector<uint64_t> seqs;
+  /// Views of the ids held by the round_result that returned this match:
+  /// valid as long as that result lives (moving it keeps them valid).
+  per_party<std::string_view> offer_ids;
+  per_party<uint64_t> seqs;
   /// Per party (same order), `cycle_net_cash` of the credits: > 0 pays.
-  std::vector<int64_t> net_cash_minor;
+  per_party<int64_t> net_cash_minor;
   /// pair_score for a swap; for a cycle llround(sum of the 3 hops / 3).
   int64_t score = 0;
   /// The largest hop gap in ppm.
@@ -173,17 +210,29 @@ struct round_stats {
   size_t truncated_scans = 0;   // scans (offer x index group) cut by a cap
   double prepare_ms = 0;        // applying adds/removes to the index
   double two_way_ms = 0;
+  double sweep_ms = 0;          // 2-way: finding and scoring candidates (part of two_way_ms)
+  double edges_ms = 0;          // 3-cycles: building the graph's edges (part of cycles_ms)
   double cycles_ms = 0;
   double total_ms = 0;
 };
 
+/// What a round returns. Move-only: its matches view the ids it owns.
 struct round_result {
-  std::vector<match> matches;  // pairs (in ranking order), then cycles
+  round_result() = default;
+  round_result(round_result&&) noexcept = default;
+  round_result& operator=(round_result&&) noexcept = default;
+  round_result(const round_result&) = delete;
+  round_result& operator=(const round_result&) = delete;
+
+  big_vector<match> matches;  // pairs (in ranking order), then cycles
   round_stats stats;
+  /// The matched offers' ids, back to back (what match::offer_ids view).
+  big_vector<char> id_bytes;
 };
 
-/// The open offers and their credit-ordered indexes. Single-threaded: one
-/// owner (the matcher actor) calls everything.
+/// The open offers and their credit-ordered indexes. One owner (the matcher
+/// actor) calls everything, from one thread at a time; run_round and
+/// prepare use `threads` threads inside and return when they are done.
 ///
 /// Offers live in slots of flat arrays (interned integer ids for owners,
 /// events, categories and venues). Two flat indexes of fixed-size entries,

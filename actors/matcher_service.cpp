@@ -234,7 +234,7 @@ std::string match_key(const matcher_state& st, const matching::match& m) {
     key += '|';
     key += id;
     key += '@';
-    auto it = st.infos.find(id);
+    auto it = st.infos.find(std::string{id});
     key += std::to_string(it == st.infos.end() ? 0 : it->second.offer_offset);
     key += '.';
     key += std::to_string(it == st.infos.end() ? 0 : it->second.matched_count);
@@ -252,10 +252,10 @@ void propose(matcher_pointer self, const std::string& currency, const matching::
   // The owner of offer i receives offer i+1's ticket, so party i+1 gives to
   // party i: receiver(k) = k - 1 (mod n).
   for (size_t k = 0; k < n; ++k) {
-    const auto& t = st.infos[m.offer_ids[k]];
+    const auto& t = st.infos[std::string{m.offer_ids[k]}];
     match_party p;
     p.account = t.owner;
-    p.give = {m.offer_ids[k]};
+    p.give = {std::string{m.offer_ids[k]}};
     p.receiver = static_cast<uint32_t>((k + n - 1) % n);
     p.credit_minor = t.credit_minor;
     p.net_cash_minor = m.net_cash_minor[k];
@@ -263,7 +263,7 @@ void propose(matcher_pointer self, const std::string& currency, const matching::
   }
   cmd.meta.user_id = "";  // the system, not a user
   cmd.meta.correlation_id = cmd.trade_id;
-  auto ids = m.offer_ids;
+  std::vector<std::string> ids(m.offer_ids.begin(), m.offer_ids.end());
   self->request(st.trades, st.cfg.request_timeout, std::move(cmd))
     .then(
       [self](trade_view& v) {
@@ -402,7 +402,9 @@ matcher_service_actor spawn_matcher_service(caf::actor_system& sys,
                                             trade_region_actor trades,
                                             valuation_service_actor valuation,
                                             matcher_service_config cfg) {
-  return sys.spawn(matcher_impl, std::move(store), std::move(keys), std::move(trades),
+  // Detached: a round over a large book holds the actor for up to a second,
+  // which must not hold one of the scheduler's workers.
+  return sys.spawn<caf::detached>(matcher_impl, std::move(store), std::move(keys), std::move(trades),
                    std::move(valuation), std::move(cfg));
 }
 

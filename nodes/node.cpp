@@ -372,6 +372,7 @@ bool node::start(std::string* error) {
     d.valuation = actors::spawn_valuation_service(*d.sys, d.store, d.region, std::move(vc));
     actors::matcher_service_config mc;
     mc.round_interval = d.cfg.match_interval;
+    mc.match.threads = d.cfg.match_threads;
     mc.request_timeout = d.cfg.request_timeout;
     if (clustered)  // one node proposes: the owner of shard 0
       mc.leads = [slot = d.leader_slot] {

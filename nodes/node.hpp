@@ -65,6 +65,8 @@ struct node_config {
   /// Matching (docs/matching.md): a round over all open offers this often;
   /// 0: only on demand (tt-admin match).
   std::chrono::milliseconds match_interval{5000};
+  /// Threads a matching round uses (the matcher's own thread is one).
+  size_t match_threads = 2;
   /// Nightly retrain (docs/valuation.md): at this UTC hour, or every
   /// `retrain_interval` if non-zero; on a synthetic base market of
   /// `retrain_base_sales` rows plus every sale in the log.

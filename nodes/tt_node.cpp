@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
                  "run a matching round over all open offers this often (0: only on demand)")
     ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}))
     ->capture_default_str();
+  app.add_option("--match-threads", cfg.match_threads,
+                 "threads a matching round uses (same result for any count)")
+    ->check(CLI::Range(size_t{1}, size_t{64}))
+    ->capture_default_str();
   app.add_option("--retrain-hour-utc", cfg.retrain_hour_utc,
                  "nightly valuation retrain at this hour (UTC), a durable timer")
     ->check(CLI::Range(0, 23))

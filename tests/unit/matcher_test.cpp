@@ -44,7 +44,7 @@ want_spec cash(int64_t c) {
 std::vector<std::vector<std::string>> ids(const round_result& r) {
   std::vector<std::vector<std::string>> v;
   for (const auto& m : r.matches)
-    v.push_back(m.offer_ids);
+    v.emplace_back(m.offer_ids.begin(), m.offer_ids.end());
   return v;
 }
 
@@ -236,7 +236,7 @@ TEST_CASE("matcher: pairs and cycles are disjoint; excluded offers are skipped")
   std::set<std::string> used;
   for (const auto& m : r.matches)
     for (const auto& id : m.offer_ids)
-      CHECK(used.insert(id).second);
+      CHECK(used.insert(std::string{id}).second);
   CHECK(r.stats.pairs == 1);
   CHECK(r.stats.cycles == 1);
   // Matched offers are now excluded: a second round finds nothing new.
@@ -302,12 +302,12 @@ std::vector<offer> random_offers(size_t n, uint64_t seed, size_t events = 12, si
   for (size_t i = 0; i < n; ++i) {
     offer o;
     o.seq = 1000 + i * 7;
-    o.id = "o" + std::to_string(i);
-    o.owner = "u" + std::to_string(rng() % owners);
+    o.id = std::string{"o"}.append(std::to_string(i));
+    o.owner = std::string{"u"}.append(std::to_string(rng() % owners));
     size_t e = rng() % events;
-    o.event_id = "e" + std::to_string(e);
+    o.event_id = std::string{"e"}.append(std::to_string(e));
     o.category = cats[e % 4];
-    o.venue = "v" + std::to_string(e % 5);
+    o.venue = std::string{"v"}.append(std::to_string(e % 5));
     o.credit_minor = 9000 + static_cast<int64_t>(rng() % 2000);
     if (rng() % 4 != 0)
       o.location = geo_point{40.0 + static_cast<double>(e % 5), -74.0 - static_cast<double>(e % 3)};
@@ -394,7 +394,8 @@ void check_rules(const std::vector<offer>& v, const round_result& r, const match
     std::vector<const offer*> os;
     std::set<std::string> owners;
     std::vector<int64_t> credits;
-    for (const auto& id : m.offer_ids) {
+    for (std::string_view idv : m.offer_ids) {
+      std::string id{idv};
       CHECK(used.insert(id).second);  // no offer twice
       os.push_back(by_id.at(id));
       owners.insert(os.back()->owner);
@@ -464,7 +465,7 @@ TEST_CASE("matcher: randomized property — 5k offers, every match obeys every r
     first.insert(m.offer_ids.begin(), m.offer_ids.end());
   for (const auto& m : r2.matches)
     for (const auto& id : m.offer_ids)
-      CHECK(first.count(id) == 0);
+      CHECK(first.count(std::string{id}) == 0);
 }
 
 TEST_CASE("matcher: determinism — same offers in any insertion order give the same round") {
@@ -492,4 +493,67 @@ TEST_CASE("matcher: determinism — same offers in any insertion order give the 
   for (size_t i = 0; i < v.size(); i += 3)
     c.add(v[i]);
   CHECK(ids(c.run_round()) == ids(a));
+}
+
+TEST_CASE("matcher: any thread count gives the same round") {
+  auto v = random_offers(20000, 11, 30);
+  match_config one;
+  one.threads = 1;
+  auto a = run(v, one);
+  REQUIRE(a.stats.pairs > 100);
+  for (size_t threads : {2, 3, 8}) {
+    match_config many;
+    many.threads = threads;
+    auto b = run(v, many);
+    CHECK(ids(a) == ids(b));
+    CHECK(a.stats.candidate_pairs == b.stats.candidate_pairs);
+    CHECK(a.stats.entries_scanned == b.stats.entries_scanned);
+    CHECK(a.stats.cycle_edges == b.stats.cycle_edges);
+    for (size_t i = 0; i < std::min(a.matches.size(), b.matches.size()); ++i) {
+      CHECK(a.matches[i].score == b.matches[i].score);
+      CHECK(a.matches[i].gap_ppm == b.matches[i].gap_ppm);
+    }
+  }
+}
+
+TEST_CASE("matcher: seqs too large to pack into the rank order rank the same") {
+  // Seqs above 2^60 cannot share 64 bits with the rank key, so the round
+  // falls back to comparing seqs; the order of the seqs is the same, so the
+  // round must be too.
+  auto v = random_offers(3000, 5, 20);
+  auto big = v;
+  for (auto& o : big)
+    o.seq += uint64_t{1} << 60;
+  auto a = run(v);
+  auto b = run(big);
+  REQUIRE(a.stats.pairs > 10);
+  CHECK(ids(a) == ids(b));
+  for (size_t i = 0; i < std::min(a.matches.size(), b.matches.size()); ++i) {
+    CHECK(a.matches[i].score == b.matches[i].score);
+    CHECK(a.matches[i].gap_ppm == b.matches[i].gap_ppm);
+    CHECK(a.matches[i].seqs[0] + (uint64_t{1} << 60) == b.matches[i].seqs[0]);
+  }
+}
+
+TEST_CASE("matcher: match ids stay valid as long as their round result, moves included") {
+  offer_book b;
+  REQUIRE(b.add(mk("a-long-offer-id-beyond-sso", "u1", 10000)));
+  REQUIRE(b.add(mk("b-long-offer-id-beyond-sso", "u2", 10000)));
+  round_result kept;
+  {
+    auto r = b.run_round();
+    REQUIRE(r.matches.size() == 1);
+    kept = std::move(r);
+  }
+  // The book changes (the offers go, new ones come, slots are reused) ...
+  CHECK(b.remove("a-long-offer-id-beyond-sso"));
+  CHECK(b.remove("b-long-offer-id-beyond-sso"));
+  for (int i = 0; i < 50; ++i) {
+    auto n = std::to_string(i);
+    REQUIRE(b.add(mk(std::string{"x"}.append(n), std::string{"u"}.append(n), 10000)));
+  }
+  b.prepare();
+  // ... and the result still names its offers.
+  CHECK(kept.matches[0].offer_ids
+        == std::vector<std::string>{"a-long-offer-id-beyond-sso", "b-long-offer-id-beyond-sso"});
 }
