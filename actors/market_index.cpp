@@ -25,7 +25,9 @@ std::string search_text(const ticket_fields& f) {
   return out;
 }
 
-std::vector<std::string> words_of(std::string_view text) {
+} // namespace
+
+std::vector<std::string> market_words(std::string_view text) {
   std::vector<std::string> out;
   std::string w;
   for (unsigned char c : text) {
@@ -41,24 +43,31 @@ std::vector<std::string> words_of(std::string_view text) {
   return out;
 }
 
-/// Cursor: "<sort value>.<slot>" of the last item of the previous page.
-std::string make_cursor(int64_t v, uint32_t slot) {
-  return std::to_string(v) + "." + std::to_string(slot);
+std::string make_market_cursor(int64_t value, std::string_view id) {
+  std::string out = std::to_string(value);
+  out += '.';
+  out += id;
+  return out;
 }
 
-bool parse_cursor(const std::string& c, int64_t& v, uint32_t& slot) {
+bool parse_market_cursor(std::string_view c, int64_t& value, std::string& id) {
   auto dot = c.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 >= c.size() || c.size() > 40)
+  if (dot == std::string_view::npos || dot == 0 || c.size() > 96)
     return false;
-  auto r1 = std::from_chars(c.data(), c.data() + dot, v);
-  auto r2 = std::from_chars(c.data() + dot + 1, c.data() + c.size(), slot);
-  return r1.ec == std::errc{} && r1.ptr == c.data() + dot && r2.ec == std::errc{}
-         && r2.ptr == c.data() + c.size();
+  auto r = std::from_chars(c.data(), c.data() + dot, value);
+  if (r.ec != std::errc{} || r.ptr != c.data() + dot)
+    return false;
+  auto rest = c.substr(dot + 1);
+  if (rest.empty() || rest.size() > 64)
+    return false;
+  for (unsigned char ch : rest)
+    if (!(std::isalnum(ch) || ch == '-' || ch == '_'))
+      return false;
+  id.assign(rest);
+  return true;
 }
 
-} // namespace
-
-int64_t market_index::sort_value(const market_listing& l, market_sort s) const {
+int64_t market_sort_value(const market_listing& l, market_sort s) {
   switch (s) {
     case market_sort::price: return l.fields.price_minor;
     case market_sort::starts_at: return l.fields.event_starts_at_ms;
@@ -67,17 +76,64 @@ int64_t market_index::sort_value(const market_listing& l, market_sort s) const {
   return 0;
 }
 
+namespace {
+
+uint64_t id_prefix_of(std::string_view id) {
+  uint64_t p = 0;
+  for (size_t i = 0; i < 8; ++i)
+    p = (p << 8) | (i < id.size() ? static_cast<unsigned char>(id[i]) : 0u);
+  return p;
+}
+
+} // namespace
+
+market_index::probe::probe(int64_t v, std::string_view i)
+  : value(v), id_prefix(id_prefix_of(i)), id(i) {}
+
+market_index::key market_index::key_of(uint32_t slot, market_sort s) const {
+  const auto& l = slots_[slot];
+  return key{market_sort_value(l, s), id_prefix_of(l.id), slot};
+}
+
+bool market_index::key_less::operator()(const key& a, const key& b) const {
+  if (a.value != b.value)
+    return a.value < b.value;
+  if (a.id_prefix != b.id_prefix)
+    return a.id_prefix < b.id_prefix;
+  return a.slot != b.slot && (*slots)[a.slot].id < (*slots)[b.slot].id;
+}
+
+bool market_index::key_less::operator()(const key& a, const probe& b) const {
+  if (a.value != b.value)
+    return a.value < b.value;
+  if (a.id_prefix != b.id_prefix)
+    return a.id_prefix < b.id_prefix;
+  return std::string_view{(*slots)[a.slot].id} < b.id;
+}
+
+bool market_index::key_less::operator()(const probe& a, const key& b) const {
+  if (a.value != b.value)
+    return a.value < b.value;
+  if (a.id_prefix != b.id_prefix)
+    return a.id_prefix < b.id_prefix;
+  return a.id < std::string_view{(*slots)[b.slot].id};
+}
+
+market_index::market_index()
+  : by_{std::set<key, key_less>(key_less{&slots_}), std::set<key, key_less>(key_less{&slots_}),
+        std::set<key, key_less>(key_less{&slots_})} {}
+
 void market_index::index_in(uint32_t slot) {
   auto& l = slots_[slot];
   for (int s = 0; s < 3; ++s)
-    by_[s].emplace(sort_value(l, static_cast<market_sort>(s)), slot);
+    by_[s].insert(key_of(slot, static_cast<market_sort>(s)));
   by_event_[l.fields.event_id].insert(slot);
   by_venue_[l.fields.venue].insert(slot);
   by_category_[l.fields.category].insert(slot);
   auto text = search_text(l.fields);
   if (search_[slot] != text) {
     // Words only ever get slots added; stale entries are filtered by matches.
-    for (auto& w : words_of(text)) {
+    for (auto& w : market_words(text)) {
       auto& v = words_[w];
       if (v.empty() || v.back() != slot)
         v.push_back(slot);
@@ -89,7 +145,7 @@ void market_index::index_in(uint32_t slot) {
 void market_index::index_out(uint32_t slot) {
   auto& l = slots_[slot];
   for (int s = 0; s < 3; ++s)
-    by_[s].erase({sort_value(l, static_cast<market_sort>(s)), slot});
+    by_[s].erase(key_of(slot, static_cast<market_sort>(s)));
   auto drop = [slot](auto& m, const std::string& k) {
     auto it = m.find(k);
     if (it == m.end())
@@ -154,30 +210,36 @@ void market_index::apply(uint64_t offset, const event_envelope& ev) {
   } else if (std::get_if<ticket_withdrawn>(&ev.payload) || std::get_if<ticket_held>(&ev.payload)
              || std::get_if<ticket_deposited>(&ev.payload)) {
     set_listed(false);
+    l.updated_at_ms = ev.timestamp_ms;
   } else if (std::get_if<ticket_released>(&ev.payload)) {
     set_listed(true);
+    l.updated_at_ms = ev.timestamp_ms;
   } else if (auto* x = std::get_if<ticket_transferred>(&ev.payload)) {
     set_listed(false);
     l.seller = x->to_owner;
+    l.updated_at_ms = ev.timestamp_ms;
     set_listed(true);
   }
+  // updated_at follows the ticket entity (actors/ticket_model.cpp): offers
+  // and valuations do not change it.
 }
 
 market_page market_index::query(const market_query& q) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   market_page page;
   auto s = static_cast<int>(q.sort);
-  key after{INT64_MIN, 0};
+  int64_t after_value = INT64_MIN;
+  std::string after_id;
   bool has_after = false;
   if (!q.cursor.empty()) {
-    if (!parse_cursor(q.cursor, after.first, after.second)) {
+    if (!parse_market_cursor(q.cursor, after_value, after_id)) {
       page.bad_cursor = true;
       return page;
     }
     has_after = true;
   }
   std::vector<std::string> qwords;
-  for (auto& w : words_of(q.q))
+  for (auto& w : market_words(q.q))
     qwords.push_back(" " + w);
   auto matches_text = [&](uint32_t slot) {
     for (const auto& w : qwords)
@@ -242,6 +304,7 @@ market_page market_index::query(const market_query& q) const {
       text_slots.erase(std::unique(text_slots.begin(), text_slots.end()), text_slots.end());
     }
   }
+  const key_less less{&slots_};
   std::vector<key> hits;
   auto take = [&](const key& k) {
     hits.push_back(k);
@@ -254,8 +317,8 @@ market_page market_index::query(const market_query& q) const {
       const auto& l = slots_[slot];
       if (!l.listed)
         continue;
-      key k{sort_value(l, q.sort), slot};
-      if ((!has_after || after < k) && matches(l))
+      key k = key_of(slot, q.sort);
+      if ((!has_after || less(probe{after_value, after_id}, k)) && matches(l))
         keys.push_back(k);
     }
     return keys;
@@ -265,7 +328,7 @@ market_page market_index::query(const market_query& q) const {
   if (use_text || (bucket && bucket->size() <= collect_limit)) {
     auto keys = use_text ? collect(text_slots) : collect(*bucket);
     auto n = std::min(keys.size(), q.limit + 1);
-    std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n), keys.end());
+    std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n), keys.end(), less);
     keys.resize(n);
     hits = std::move(keys);
   } else {
@@ -278,27 +341,27 @@ market_page market_index::query(const market_query& q) const {
       lo = q.starts_after_ms;
       hi = q.starts_before_ms;
     }
-    key start = after;
+    probe start{after_value, after_id};
     bool inclusive = !has_after;
-    if (lo && (!has_after || start < key{*lo, 0})) {
-      start = key{*lo, 0};
+    if (lo && (!has_after || after_value < *lo)) {
+      start = probe{*lo, std::string_view{}};
       inclusive = true;
     }
     auto it = inclusive ? order.lower_bound(start) : order.upper_bound(start);
     for (; it != order.end(); ++it) {
-      if (hi && it->first > *hi)
+      if (hi && it->value > *hi)
         break;
-      if (matches(slots_[it->second]) && take(*it))
+      if (matches(slots_[it->slot]) && take(*it))
         break;
     }
   }
   if (hits.size() > q.limit) {
     hits.resize(q.limit);
-    page.next_cursor = make_cursor(hits.back().first, hits.back().second);
+    page.next_cursor = make_market_cursor(hits.back().value, slots_[hits.back().slot].id);
   }
   page.items.reserve(hits.size());
   for (const auto& k : hits)
-    page.items.push_back(slots_[k.second]);
+    page.items.push_back(slots_[k.slot]);
   return page;
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -36,8 +37,23 @@ struct market_query {
   std::optional<int64_t> starts_before_ms;
   market_sort sort = market_sort::price;
   size_t limit = 20;
-  std::string cursor;  // from a previous page's next_cursor; empty: first page
+  /// From a previous page's next_cursor; empty: the first page. A cursor is
+  /// "<sort value>.<ticket id>" of the last item of that page: the order is
+  /// (sort value, ticket id in byte order), which every store can reproduce
+  /// (the PostgreSQL marketplace, nodes/pg_market.hpp, gives the same pages).
+  std::string cursor;
 };
+
+/// The words of a search text: lower-case (ASCII) runs of ASCII letters and
+/// digits and non-ASCII bytes; everything else separates. A listing matches
+/// `q` when each query word starts one of its words.
+std::vector<std::string> market_words(std::string_view text);
+
+/// Parses a cursor ("<int64>.<ticket id>"); false if malformed.
+bool parse_market_cursor(std::string_view cursor, int64_t& value, std::string& id);
+/// The cursor after the listing with this sort value and id.
+std::string make_market_cursor(int64_t value, std::string_view id);
+
 
 struct market_listing {
   std::string id;
@@ -48,6 +64,9 @@ struct market_listing {
   bool listed = false;
 };
 
+/// The value a listing sorts by under `s` (event start 0 when unknown).
+int64_t market_sort_value(const market_listing& l, market_sort s);
+
 struct market_page {
   std::vector<market_listing> items;
   std::string next_cursor;  // empty: no more
@@ -56,6 +75,10 @@ struct market_page {
 
 class market_index {
 public:
+  market_index();
+  market_index(const market_index&) = delete;
+  market_index& operator=(const market_index&) = delete;
+
   /// Applies one event (ticket events change the index; others are ignored).
   /// Called by the writers in each log's order; `offset` is the event's
   /// offset in this node's log, or 0 for an event from a peer's log (cluster
@@ -74,8 +97,30 @@ public:
   void set_ready();
 
 private:
-  using key = std::pair<int64_t, uint32_t>;  // sort value, slot
-  int64_t sort_value(const market_listing& l, market_sort s) const;
+  /// A listed ticket in one order: its sort value, the first 8 bytes of its
+  /// id (big-endian, zero-padded: orders like the id unless they tie), slot.
+  struct key {
+    int64_t value;
+    uint64_t id_prefix;
+    uint32_t slot;
+  };
+  /// (sort value, id) after a cursor or at a range start; an empty id is
+  /// before every listing of that value.
+  struct probe {
+    int64_t value;
+    uint64_t id_prefix;
+    std::string_view id;
+    probe(int64_t v, std::string_view i);
+  };
+  key key_of(uint32_t slot, market_sort s) const;
+  /// Orders keys by (sort value, the slot's ticket id).
+  struct key_less {
+    using is_transparent = void;
+    const std::vector<market_listing>* slots;
+    bool operator()(const key& a, const key& b) const;
+    bool operator()(const key& a, const probe& b) const;
+    bool operator()(const probe& a, const key& b) const;
+  };
   void index_in(uint32_t slot);
   void index_out(uint32_t slot);
 
@@ -84,7 +129,7 @@ private:
   std::vector<std::string> search_;                // per slot: " word word ..." lower case
   std::map<std::string, std::vector<uint32_t>> words_;  // word -> slots (append-only)
   std::unordered_map<std::string, uint32_t> slot_of_;
-  std::set<key> by_[3];                            // listed only, per market_sort
+  std::set<key, key_less> by_[3];                  // listed only, per market_sort
   std::unordered_map<std::string, std::unordered_set<uint32_t>> by_event_, by_venue_,
     by_category_;
   uint64_t next_offset_ = 1;

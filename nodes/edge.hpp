@@ -31,6 +31,8 @@ class node_keys;
 
 namespace tt::nodes {
 
+class pg_market;
+
 class jwt_keyring;
 class password_hasher;
 class rate_limiter;
@@ -66,6 +68,8 @@ struct edge_deps {
   std::shared_ptr<prometheus::Registry> registry;
   notifier_actor notifier;
   std::shared_ptr<const actors::market_index> market;  // GET /api/v1/marketplace
+  /// Set: the marketplace reads PostgreSQL instead (--marketplace-source).
+  std::shared_ptr<pg_market> market_db;
   journal_actor journal;  // consumer offsets (index-only appends)
   valuation_service_actor valuation;  // GET /api/v1/tickets/{id}/valuation
   matcher_service_actor matcher;      // POST /api/v1/admin/matcher/rounds

@@ -1,6 +1,8 @@
 // GET /api/v1/marketplace: public search over the in-memory market index
-// (actors/market_index.hpp). Runs on the I/O thread: a query takes a shared
-// lock and touches at most one bucket or one ordered walk.
+// (actors/market_index.hpp), or with --marketplace-source postgres over the
+// PostgreSQL projection (nodes/pg_market.hpp; same pages). Runs on the I/O
+// thread: a query takes a shared lock and touches at most one bucket or one
+// ordered walk (PostgreSQL: one SELECT on a pooled connection).
 
 #include <boost/json.hpp>
 
@@ -9,6 +11,7 @@
 #include "actors/market_index.hpp"
 #include "nodes/edge_internal.hpp"
 #include "nodes/market_routes.hpp"
+#include "nodes/pg_market.hpp"
 
 namespace tt::nodes {
 
@@ -53,7 +56,7 @@ bool url_decode(std::string_view in, std::string& out) {
 
 void get_marketplace(request_ctx& c) {
   auto& d = c.d;
-  if (!d.deps.market || !d.deps.market->ready()) {
+  if (!d.deps.market_db && (!d.deps.market || !d.deps.market->ready())) {
     auto r = error_response(503, "unavailable", "the market index is still loading");
     r.headers.emplace_back("Retry-After", "1");
     return c.finish(std::move(r));
@@ -118,7 +121,7 @@ void get_marketplace(request_ctx& c) {
       || !text("venue", q.venue, 200) || !text("q", q.q, 100) || !integer("min_price", q.min_price)
       || !integer("max_price", q.max_price) || !time("starts_after", q.starts_after_ms)
       || !time("starts_before", q.starts_before_ms) || !text("sort", sort, 16)
-      || !text("limit", limit, 4) || !text("cursor", q.cursor, 40))
+      || !text("limit", limit, 4) || !text("cursor", q.cursor, 96))
     return;
   if (sort.empty() || sort == "price")
     q.sort = actors::market_sort::price;
@@ -137,7 +140,19 @@ void get_marketplace(request_ctx& c) {
   }
   if (q.min_price && q.max_price && *q.min_price > *q.max_price)
     return bad("min_price", "min_price is above max_price");
-  auto page = d.deps.market->query(q);
+  actors::market_page page;
+  if (d.deps.market_db) {
+    auto r = d.deps.market_db->query(q);
+    if (!r.ok) {
+      log::warn("marketplace_postgres_failed", {{"reason", r.error.substr(0, 300)}});
+      auto resp = error_response(503, "unavailable", "the marketplace database is not answering");
+      resp.headers.emplace_back("Retry-After", "1");
+      return c.finish(std::move(resp));
+    }
+    page = std::move(r.page);
+  } else {
+    page = d.deps.market->query(q);
+  }
   if (page.bad_cursor)
     return bad("cursor", "cursor is not valid");
   std::string body = "{\"items\":[";

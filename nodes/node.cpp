@@ -1,5 +1,7 @@
 #include "nodes/node.hpp"
 
+#include "nodes/pg_market.hpp"
+
 #include <atomic>
 #include <boost/json.hpp>
 #include <prometheus/registry.h>
@@ -151,6 +153,7 @@ std::string node::impl::config_json() const {
   o["analytics_emails"] = list(cfg.analytics_emails);
   o["timer_poll_ms"] = cfg.timer_poll.count();
   o["postgres"] = cfg.postgres_url.empty() ? "" : "(set, redacted)";
+  o["marketplace_source"] = cfg.market_from_postgres ? "postgres" : "memory";
   o["cluster_port"] = cfg.cluster_port;
   o["cluster_host"] = cfg.cluster_host;
   o["etcd"] = list(cfg.etcd);
@@ -417,6 +420,12 @@ bool node::start(std::string* error) {
   deps.registry = d.registry;
   deps.notifier = d.notifier;
   deps.market = d.market;
+  if (d.cfg.market_from_postgres) {
+    pg_market_config pm;
+    pm.url = d.cfg.postgres_url;
+    pm.connections = std::max(1u, d.cfg.io_threads);
+    deps.market_db = std::make_shared<pg_market>(std::move(pm));
+  }
   deps.journal = d.journal;
   deps.valuation = d.valuation;
   deps.matcher = d.matcher;

@@ -45,6 +45,9 @@ struct node_config {
   std::chrono::milliseconds timer_poll{500};
   /// PostgreSQL projections (libpq URL or key=value string); empty: off.
   std::string postgres_url;
+  /// GET /api/v1/marketplace from the in-memory index (false, the default)
+  /// or from the PostgreSQL projection (needs postgres_url; nodes/pg_market).
+  bool market_from_postgres = false;
   /// The cluster port (CAF middleman): peers and tt-admin connect here. 0:
   /// none (an embedded node without it has no admin shell).
   uint16_t cluster_port = 0;

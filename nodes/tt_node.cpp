@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
   app.add_option("--postgres", cfg.postgres_url,
                  "project the event log into this PostgreSQL 15 database (libpq URL, e.g. "
                  "postgresql://user@host:5432/db); off when empty");
+  std::string market_source = "memory";
+  app.add_option("--marketplace-source", market_source,
+                 "where GET /api/v1/marketplace reads: memory (the in-memory index) or postgres "
+                 "(the --postgres projection; same pages, as of the projected log)")
+    ->check(CLI::IsMember({"memory", "postgres"}))
+    ->capture_default_str();
   std::string etcd_list;
   std::string admin_secret_file;
   app.add_option("--cluster-port", cfg.cluster_port,
@@ -134,6 +140,11 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--log-level", log_level, "debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  cfg.market_from_postgres = market_source == "postgres";
+  if (cfg.market_from_postgres && cfg.postgres_url.empty()) {
+    std::fprintf(stderr, "tt-node: --marketplace-source postgres needs --postgres\n");
+    return 2;
+  }
   if (!admin_secret_file.empty()) {
     std::ifstream in(admin_secret_file);
     if (!in || !std::getline(in, cfg.admin_secret) || cfg.admin_secret.empty()) {

@@ -338,11 +338,15 @@ struct mapper {
                           set("model_version", x.model_version),
                           set("median_samples", static_cast<int64_t>(x.median_samples))}));
   }
+  // An offer is not a change of the ticket: updated_at stays (as in the
+  // ticket entity and the market index); last_offset moves.
   void operator()(const ticket_offered&) const {
-    ticket_update({set("offer_open", "true")});
+    out.push_back(update("tickets", id_key(ev.entity_id),
+                         {set("offer_open", "true"), set("last_offset", off())}));
   }
   void operator()(const ticket_offer_closed&) const {
-    ticket_update({set("offer_open", "false")});
+    out.push_back(update("tickets", id_key(ev.entity_id),
+                         {set("offer_open", "false"), set("last_offset", off())}));
   }
   void operator()(const trade_matched& x) const {
     std::vector<std::string> gives;

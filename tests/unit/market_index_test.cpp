@@ -144,8 +144,19 @@ TEST_CASE("market index: cursors page through everything exactly once, stable un
   market_query bad;
   bad.cursor = "garbage";
   CHECK(m.idx.query(bad).bad_cursor);
-  bad.cursor = "12.x";
-  CHECK(m.idx.query(bad).bad_cursor);
+  for (const char* c : {"12.", ".t1", "12.a b", "x.t1", "12.t1.5", "1e3.t1"}) {
+    bad.cursor = c;
+    CHECK_MESSAGE(m.idx.query(bad).bad_cursor, c);
+  }
+  // A well-formed cursor naming no listing still positions the walk: the
+  // order is (sort value, id), whether or not that listing exists.
+  market_query after;
+  after.cursor = make_market_cursor(1008, "t5");  // price 1008: t8, t25, ...; "t5" sorts before "t8"
+  auto page = m.idx.query(after);
+  REQUIRE_FALSE(page.bad_cursor);
+  REQUIRE_FALSE(page.items.empty());
+  CHECK(page.items.front().fields.price_minor == 1008);
+  CHECK(page.items.front().id > std::string{"t5"});
 }
 
 TEST_CASE("market index: only listed tickets are found") {
