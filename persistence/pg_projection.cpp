@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <map>
+#include <unordered_set>
 #include <mutex>
 #include <thread>
 
@@ -446,6 +447,87 @@ std::string value_sql(const std::optional<std::string>& v) {
 
 } // namespace
 
+namespace {
+
+/// "k1, k2, c1, c2" of an insert/upsert.
+std::string column_names(const pg_row_op& op) {
+  std::string names;
+  for (const auto& k : op.keys)
+    names += (names.empty() ? "" : ", ") + k.name;
+  for (const auto& c : op.columns)
+    names += (names.empty() ? "" : ", ") + c.name;
+  return names;
+}
+
+/// "(v1, v2, ...)" of an insert/upsert.
+std::string values_tuple(const pg_row_op& op) {
+  std::string values;
+  for (const auto& k : op.keys)
+    values += (values.empty() ? "" : ", ") + pg_literal(k.value);
+  for (const auto& c : op.columns)
+    values += (values.empty() ? "" : ", ") + value_sql(c.value);
+  return "(" + values + ")";
+}
+
+/// " ON CONFLICT (...) DO ..." of an upsert; empty for an insert.
+std::string conflict_clause(const pg_row_op& op) {
+  if (op.op != pg_row_op::kind::upsert)
+    return {};
+  std::string target, sets;
+  for (const auto& k : op.keys)
+    target += (target.empty() ? "" : ", ") + k.name;
+  for (const auto& c : op.columns) {
+    if (c.mode == pg_column::how::insert_only)
+      continue;
+    sets += (sets.empty() ? "" : ", ") + c.name + " = ";
+    if (c.mode == pg_column::how::add)
+      sets += op.table + "." + c.name + " + EXCLUDED." + c.name;
+    else
+      sets += "EXCLUDED." + c.name;
+  }
+  return " ON CONFLICT (" + target + ")" + (sets.empty() ? " DO NOTHING" : " DO UPDATE SET " + sets);
+}
+
+/// Same statement shape: kind, table, columns and their modes.
+bool same_shape(const pg_row_op& a, const pg_row_op& b) {
+  if (a.op != b.op || a.table != b.table || a.keys.size() != b.keys.size()
+      || a.columns.size() != b.columns.size())
+    return false;
+  for (size_t i = 0; i < a.keys.size(); ++i)
+    if (a.keys[i].name != b.keys[i].name)
+      return false;
+  for (size_t i = 0; i < a.columns.size(); ++i)
+    if (a.columns[i].name != b.columns[i].name || a.columns[i].mode != b.columns[i].mode)
+      return false;
+  return true;
+}
+
+} // namespace
+
+bool same_shape_op(const pg_row_op& a, const pg_row_op& b) {
+  return same_shape(a, b);
+}
+
+std::string pg_sql_rows_many(std::span<const pg_row_op> ops) {
+  std::string sql;
+  if (ops.empty())
+    return sql;
+  const auto& first = ops.front();
+  bool one_statement = first.op != pg_row_op::kind::update;
+  for (const auto& op : ops)
+    one_statement = one_statement && same_shape(op, first);
+  if (!one_statement) {
+    for (const auto& op : ops)
+      sql += pg_sql(op) + ";\n";
+    return sql;
+  }
+  sql = "INSERT INTO " + first.table + " (" + column_names(first) + ") VALUES ";
+  for (size_t i = 0; i < ops.size(); ++i)
+    sql += (i ? ", " : "") + values_tuple(ops[i]);
+  sql += conflict_clause(first) + ";\n";
+  return sql;
+}
+
 std::string pg_sql(const pg_row_op& op) {
   std::string sql;
   if (op.op == pg_row_op::kind::update) {
@@ -468,33 +550,57 @@ std::string pg_sql(const pg_row_op& op) {
     }
     return sql;
   }
-  std::string names, values;
-  for (const auto& k : op.keys) {
-    names += (names.empty() ? "" : ", ") + k.name;
-    values += (values.empty() ? "" : ", ") + pg_literal(k.value);
+  return "INSERT INTO " + op.table + " (" + column_names(op) + ") VALUES " + values_tuple(op)
+         + conflict_clause(op);
+}
+
+// -- a batch's SQL --------------------------------------------------------------
+
+std::string pg_batch_sql::row_key(const pg_row_op& op) {
+  std::string k;
+  for (const auto& key : op.keys) {
+    k += key.value;
+    k += '\0';
   }
-  for (const auto& c : op.columns) {
-    names += (names.empty() ? "" : ", ") + c.name;
-    values += (values.empty() ? "" : ", ") + value_sql(c.value);
-  }
-  sql = "INSERT INTO " + op.table + " (" + names + ") VALUES (" + values + ")";
-  if (op.op == pg_row_op::kind::upsert) {
-    std::string target, sets;
-    for (const auto& k : op.keys)
-      target += (target.empty() ? "" : ", ") + k.name;
-    for (const auto& c : op.columns) {
-      if (c.mode == pg_column::how::insert_only)
-        continue;
-      sets += (sets.empty() ? "" : ", ") + c.name + " = ";
-      if (c.mode == pg_column::how::add)
-        sets += op.table + "." + c.name + " + EXCLUDED." + c.name;
-      else
-        sets += "EXCLUDED." + c.name;
+  return k;
+}
+
+void pg_batch_sql::flush_run() {
+  sql_ += pg_sql_rows_many(run_);
+  run_.clear();
+  run_rows_.clear();
+}
+
+void pg_batch_sql::add(uint64_t offset, const event_envelope* ev) {
+  auto ops = ev ? pg_rows_for(offset, *ev) : pg_rows_for_undecodable(offset);
+  for (auto& op : ops) {
+    if (op.op == pg_row_op::kind::insert && op.table == "audit_log") {
+      audit_.push_back(std::move(op));
+      continue;
     }
-    sql += " ON CONFLICT (" + target + ")";
-    sql += sets.empty() ? " DO NOTHING" : " DO UPDATE SET " + sets;
+    if (!run_.empty() && run_.front().table == op.table
+        && (op.op != pg_row_op::kind::upsert || !same_shape_op(run_.front(), op)
+            || run_rows_.count(row_key(op)) > 0))
+      flush_run();
+    if (op.op == pg_row_op::kind::upsert) {
+      if (!run_.empty() && run_.front().table != op.table)
+        flush_run();
+      run_rows_.insert(row_key(op));
+      run_.push_back(std::move(op));
+      continue;
+    }
+    sql_ += pg_sql(op);
+    sql_ += ";\n";
   }
-  return sql;
+}
+
+std::string pg_batch_sql::take() {
+  flush_run();
+  sql_ += pg_sql_rows_many(audit_);
+  audit_.clear();
+  std::string out;
+  out.swap(sql_);
+  return out;
 }
 
 // -- the projector ----------------------------------------------------------------
@@ -619,25 +725,21 @@ struct pg_projector::impl {
     idle_end = end;
     if (from >= end)
       return 0;  // caught up (or ahead: a database fed by another data dir)
-    std::string sql;
-    sql.reserve(64 * 1024);
     uint64_t last = from - 1;
     size_t n = 0;
+    pg_batch_sql batch;
     store->read_log(from, cfg.batch_events, [&](uint64_t offset, std::string_view bytes) {
       if (offset != last + 1)
         return false;  // never skip: stop at a hole and retry later
       auto ev = decode_event(bytes);
-      auto ops = ev ? pg_rows_for(offset, *ev) : pg_rows_for_undecodable(offset);
-      for (const auto& op : ops) {
-        sql += pg_sql(op);
-        sql += ";\n";
-      }
+      batch.add(offset, ev ? &*ev : nullptr);
       last = offset;
       ++n;
       return true;
     });
     if (n == 0)
       return 0;
+    const auto sql = batch.take();
     pqxx::work txn{*conn};
     auto r = txn.exec("SELECT \"offset\" FROM projection_offsets WHERE name = " + pg_literal(cfg.name)
                       + " FOR UPDATE");

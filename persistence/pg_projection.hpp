@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "messages/events.hpp"
@@ -83,6 +84,39 @@ std::vector<pg_row_op> pg_rows_for_undecodable(uint64_t offset);
 /// One SQL statement for `op` (literals quoted for standard_conforming_strings
 /// = on; text is sanitised: NUL dropped, invalid UTF-8 replaced by U+FFFD).
 std::string pg_sql(const pg_row_op& op);
+/// One multi-row INSERT or upsert (ending ";\n") for ops of the same shape
+/// (kind, table, columns and modes; for upserts, distinct rows — PostgreSQL
+/// refuses to update a row twice in one statement), e.g. a batch's audit
+/// rows; otherwise each op's own statement. Empty for no ops.
+std::string pg_sql_rows_many(std::span<const pg_row_op> ops);
+/// Whether two ops render the same statement shape (kind, table, columns,
+/// modes), so pg_sql_rows_many can merge them.
+bool same_shape_op(const pg_row_op& a, const pg_row_op& b);
+/// The SQL of one batch of consecutive log events — what the projector runs
+/// in one transaction before it moves its offset. Fewer statements for
+/// PostgreSQL to parse than one per row: the audit rows (independent of the
+/// rest) become one multi-row INSERT at the end, and a run of same-shaped
+/// upserts of distinct rows of one table (a stream of listings) one
+/// multi-row upsert. A run ends before any other statement on its table (an
+/// update must see the rows), at a change of shape, and at a second upsert
+/// of a row already in it; statements on other tables may pass it (no
+/// projection statement reads another table).
+class pg_batch_sql {
+public:
+  /// The event at `offset`; nullptr: bytes that do not decode.
+  void add(uint64_t offset, const event_envelope* ev);
+  /// The batch's statements (each ending ";\n"); empties the builder.
+  std::string take();
+
+private:
+  static std::string row_key(const pg_row_op& op);
+  void flush_run();
+
+  std::string sql_;
+  std::vector<pg_row_op> audit_, run_;
+  std::unordered_set<std::string> run_rows_;
+};
+
 /// A SQL string literal ('...').
 std::string pg_literal(std::string_view s);
 /// Milliseconds since the epoch as an ISO-8601 UTC timestamp literal body.

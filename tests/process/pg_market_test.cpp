@@ -4,8 +4,8 @@
 // mixed case, non-ASCII —, equal prices, start times and creation times,
 // updates, holds, releases, deposits, transfers, withdrawals, relistings,
 // offers) is applied to a market_index and, through the projector's own row
-// mapping (pg_rows_for / pg_sql), to a throwaway PostgreSQL 15 with the
-// migrations. Then hundreds of random queries — every filter, every sort,
+// batches (pg_batch_sql: multi-row upserts), to a throwaway PostgreSQL 15
+// with the migrations. Then hundreds of random queries — every filter, every sort,
 // text words, limits — are paged through to the end on both, and every page
 // must be equal: the ids in order, every field, and the next cursor. Skips
 // with a message when PostgreSQL 15 is not installed.
@@ -278,17 +278,21 @@ TEST_CASE("the PostgreSQL marketplace answers every query with the in-memory ind
         tx.exec(std::string(m.sql));
       tx.commit();
     }
+    // In batches of random size through the projector's own batch builder
+    // (multi-row upserts and audit inserts included).
     uint64_t offset = 0;
     for (size_t at = 0; at < h.events.size();) {
-      pqxx::work tx{c};
-      for (size_t n = 0; n < 2000 && at < h.events.size(); ++n, ++at) {
+      tt::persistence::pg_batch_sql batch;
+      for (size_t n = 0, size = 1 + rng() % 1500; n < size && at < h.events.size(); ++n, ++at) {
         ++offset;
         idx.apply(offset, h.events[at]);
-        for (const auto& op : tt::persistence::pg_rows_for(offset, h.events[at]))
-          tx.exec(tt::persistence::pg_sql(op));
+        batch.add(offset, &h.events[at]);
       }
+      pqxx::work tx{c};
+      tx.exec(batch.take());
       tx.commit();
     }
+    CHECK(pg.number("SELECT count(*) FROM audit_log") == static_cast<int64_t>(offset));
   }
   idx.set_ready();
   MESSAGE(idx.listed_count() << " tickets listed");

@@ -374,6 +374,76 @@ void check_exactly_once(pg_cluster& pg, int64_t n, const std::vector<std::string
 
 } // namespace
 
+TEST_CASE("a batch's audit rows render as one multi-row INSERT; mixed ops fall back to one each") {
+  tt::event_envelope ev;
+  ev.kind = tt::entity_kind::ticket;
+  ev.entity_id = ticket2;
+  ev.seq = 1;
+  ev.timestamp_ms = 1'780'000'000'123;
+  ev.user_id = alice;
+  ev.payload = tt::ticket_withdrawn{"it's mine"};
+  std::vector<pp::pg_row_op> audit;
+  for (uint64_t off : {7, 8, 9})
+    audit.push_back(pp::pg_rows_for(off, ev).front());
+  auto sql = pp::pg_sql_rows_many(audit);
+  CHECK(sql.rfind("INSERT INTO audit_log (\"offset\", actor, action", 0) == 0);
+  CHECK(sql.find("VALUES ('7', ") != std::string::npos);
+  CHECK(sql.find("), ('8', ") != std::string::npos);
+  CHECK(sql.find("), ('9', ") != std::string::npos);
+  CHECK(sql.find("INSERT", 1) == std::string::npos);  // one statement
+  CHECK(sql.substr(sql.size() - 2) == ";\n");
+  CHECK(pp::pg_sql_rows_many({}).empty());
+  // Not all alike (a ticket update among them): each op's own statement.
+  auto ops = pp::pg_rows_for(10, ev);
+  REQUIRE(ops.size() >= 2);
+  auto mixed = pp::pg_sql_rows_many(ops);
+  CHECK(mixed == pp::pg_sql(ops[0]) + ";\n" + pp::pg_sql(ops[1]) + ";\n"
+                   + (ops.size() > 2 ? pp::pg_sql(ops[2]) + ";\n" : std::string{}));
+}
+
+TEST_CASE("a batch: listings merge into one upsert until a statement on the same table") {
+  auto listed = [](const std::string& id) {
+    tt::event_envelope ev;
+    ev.kind = tt::entity_kind::ticket;
+    ev.entity_id = id;
+    ev.seq = 1;
+    ev.timestamp_ms = 1'780'000'000'000;
+    tt::ticket_listed x;
+    x.seller = alice;
+    x.fields.event_id = "E1";
+    x.fields.currency = "USD";
+    ev.payload = x;
+    return ev;
+  };
+  auto count = [](const std::string& sql, const std::string& what) {
+    size_t n = 0;
+    for (auto at = sql.find(what); at != std::string::npos; at = sql.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  pp::pg_batch_sql b;
+  auto e1 = listed("K1"), e2 = listed("K2"), e3 = listed("K3");
+  b.add(1, &e1);
+  b.add(2, &e2);
+  b.add(3, &e3);
+  auto held = e2;
+  held.seq = 2;
+  held.payload = tt::ticket_held{"T1", alice};
+  b.add(4, &held);  // an update of tickets: the run of three ends before it
+  auto e4 = listed("K4"), again = listed("K4");
+  b.add(5, &e4);
+  b.add(6, &again);  // the same row twice: a second statement
+  b.add(7, nullptr);  // undecodable: only its audit row
+  auto sql = b.take();
+  CHECK(count(sql, "INSERT INTO tickets") == 3);
+  CHECK(count(sql, "UPDATE tickets") == 1);
+  CHECK(sql.find("UPDATE tickets") > sql.find("'K3'"));
+  CHECK(sql.find("UPDATE tickets") < sql.find("'K4'"));
+  CHECK(count(sql, "INSERT INTO audit_log") == 1);  // all seven rows in one
+  CHECK(count(sql, "'undecodable'") == 1);
+  CHECK(b.take().empty());
+}
+
 TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a PostgreSQL crash") {
   if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
     MESSAGE("skipped: PostgreSQL 15 is not installed (" << pg_bindir << ")");
