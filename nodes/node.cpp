@@ -504,6 +504,33 @@ void node::stop() {
   if (d.sys) {
     if (d.http_edge)
       d.http_edge->shutdown();
+    // Watches the long-lived actors go down, so a stop that hangs says
+    // which of them did not (logged before the final wait; see below).
+    // Hidden: not counted by await_all_actors_done; gone before it anyway.
+    auto watcher_ptr = std::make_unique<caf::scoped_actor>(*d.sys, true);
+    auto& watcher = *watcher_ptr;
+    std::vector<std::pair<caf::actor_addr, const char*>> alive;
+    auto watch = [&](const auto& handle, const char* name) {
+      if (!handle)
+        return;
+      watcher->monitor(handle);
+      alive.emplace_back(caf::actor_cast<caf::actor_addr>(handle), name);
+    };
+    watch(d.timers, "timers");
+    watch(d.trades, "trade_region");
+    watch(d.payments, "payments");
+    watch(d.transfers, "transfers");
+    watch(d.wallets, "wallet_region");
+    watch(d.region, "ticket_region");
+    watch(d.accounts, "account_region");
+    watch(d.emails, "email_region");
+    watch(d.journal, "journal");
+    watch(d.notifier, "notifier");
+    watch(d.market_feed, "market_feed");
+    watch(d.matcher, "matcher");
+    watch(d.valuation, "valuation");
+    watch(d.gateway, "cluster_gateway");
+    watch(d.peer_market, "peer_market_feed");
     // The region stops its entities; the journal writes what it holds.
     // Timers first (no new wakes), then trades (no new steps), then the rest.
     caf::anon_send_exit(d.timers, caf::exit_reason::user_shutdown);
@@ -534,6 +561,22 @@ void node::stop() {
       caf::anon_send_exit(d.gateway, caf::exit_reason::user_shutdown);
     if (d.peer_market)
       caf::anon_send_exit(d.peer_market, caf::exit_reason::user_shutdown);
+    step("await_named_actors");
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!alive.empty() && std::chrono::steady_clock::now() < until) {
+      watcher->receive(
+        [&](caf::down_msg& dm) {
+          std::erase_if(alive, [&](const auto& a) { return a.first == dm.source; });
+        },
+        caf::after(std::chrono::milliseconds(250)) >> [] {});
+    }
+    if (!alive.empty()) {
+      std::string names;
+      for (const auto& a : alive)
+        names += (names.empty() ? "" : ",") + std::string{a.second};
+      log::error("shutdown_actors_alive", {{"actors", names}, {"running", running_actors()}});
+    }
+    watcher_ptr.reset();
     step("await_actors");
     d.sys->await_all_actors_done();
   }

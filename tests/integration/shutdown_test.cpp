@@ -16,8 +16,11 @@ void check_clean_exit(int status, const node_process& node) {
   // phase that stalled: report it loudly, it is a bug to chase.
   std::ifstream log{node.log_file()};
   std::string text{std::istreambuf_iterator<char>(log), {}};
-  if (text.find("shutdown_stalled") != std::string::npos) {
-    progress("WARNING: shutdown stalled and the watchdog ended tt-node");
+  if (text.find("shutdown_stalled") != std::string::npos
+      || text.find("shutdown_actors_alive") != std::string::npos) {
+    // shutdown_actors_alive names the long-lived actors that had not gone
+    // down 10 s after their exit messages.
+    progress("WARNING: shutdown stalled (see shutdown_actors_alive / shutdown_stalled below)");
     node.print_log_tail("stalled shutdown");
   }
   CHECK_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0),
