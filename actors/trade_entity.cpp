@@ -470,8 +470,7 @@ caf::result<trade_view> propose_matched(trade_pointer self, propose_match& cmd) 
   };
   auto views = std::make_shared<std::vector<seen>>();
   for (const auto& p : cmd.parties)
-    for (const auto& t : p.give)
-      views->push_back(seen{p.account, {}});
+    views->insert(views->end(), p.give.size(), seen{p.account, {}});
   std::vector<step_fn> steps;
   size_t k = 0;
   for (const auto& p : cmd.parties)

@@ -466,7 +466,9 @@ CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provide
   require_ok(v, __LINE__);
   CAF_CHECK_EQUAL(v->status, "proposed");
   CAF_CHECK_EQUAL(v->parties.size(), 3u);
-  CAF_CHECK_EQUAL(match(good)->version, v->version);
+  auto again = match(good);
+  require_ok(again, __LINE__);
+  CAF_CHECK_EQUAL(again->version, v->version);
   CAF_CHECK_EQUAL(code(match(good, "k2")), errc::idempotency_mismatch);
   // Nothing is held before each party accepts; accepting holds its side.
   CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::listed));
