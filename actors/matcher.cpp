@@ -397,6 +397,7 @@ struct worker {
   big_vector<edge> edges;     // 3-cycle graph edges
   big_vector<entry> free_x;   // one cycle-index group's free tickets
   big_vector<pair_cand> sorted;  // sort_candidates' output buffer
+  std::vector<ranked> cycles;    // 3-cycles found from this worker's sources
   std::vector<size_t> bucket_at;
   size_t scanned = 0;
   size_t truncated = 0;
@@ -437,7 +438,7 @@ struct offer_book::impl {
   big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
   big_vector<uint32_t> band_off, fill;
   big_vector<edge> by_src;
-  big_vector<uint32_t> out_off, out_adj, in_off, in_adj;
+  big_vector<uint32_t> out_off, out_adj, in_off, in_adj, src_off;
 
   explicit impl(match_config c) : cfg(c) {
     cfg.tolerance_pct = std::clamp<int64_t>(cfg.tolerance_pct, 0, 50);
@@ -1099,23 +1100,30 @@ struct offer_book::impl {
     fill.assign(out_off.begin(), out_off.end() - 1);
     for (const auto& w : workers)
       for (const auto& e : w.edges)
-      by_src[fill[e.a]++] = e;
-    out_adj.clear();
-    for (uint32_t a = 0; a < n; ++a) {
-      auto b = by_src.begin() + out_off[a], e = by_src.begin() + out_off[a + 1];
-      out_off[a] = static_cast<uint32_t>(out_adj.size());
-      if (static_cast<size_t>(e - b) > deg) {
-        std::partial_sort(b, b + static_cast<ptrdiff_t>(deg), e, [](const edge& x, const edge& z) {
-          return x.dist != z.dist ? x.dist < z.dist : x.seq_b < z.seq_b;
-        });
-        e = b + static_cast<ptrdiff_t>(deg);
+        by_src[fill[e.a]++] = e;
+    // Each source's kept edges (its `deg` nearest) get their place first, so
+    // the threads can fill disjoint ranges of sources.
+    src_off.assign(n + 1, 0);
+    for (uint32_t a = 0; a < n; ++a)
+      src_off[a + 1] = src_off[a] + std::min<uint32_t>(out_off[a + 1] - out_off[a],
+                                                       static_cast<uint32_t>(deg));
+    out_adj.resize(src_off[n]);
+    run_parallel(nw, [&](size_t wi) {
+      for (uint32_t a = static_cast<uint32_t>(n * wi / nw); a < n * (wi + 1) / nw; ++a) {
+        auto b = by_src.begin() + out_off[a], e = by_src.begin() + out_off[a + 1];
+        if (static_cast<size_t>(e - b) > deg) {
+          std::partial_sort(b, b + static_cast<ptrdiff_t>(deg), e, [](const edge& x, const edge& z) {
+            return x.dist != z.dist ? x.dist < z.dist : x.seq_b < z.seq_b;
+          });
+          e = b + static_cast<ptrdiff_t>(deg);
+        }
+        auto out = out_adj.begin() + src_off[a];
+        for (auto it = b; it != e; ++it)
+          *out++ = it->b;
+        std::sort(out_adj.begin() + src_off[a], out);
       }
-      size_t start = out_adj.size();
-      for (auto it = b; it != e; ++it)
-        out_adj.push_back(it->b);
-      std::sort(out_adj.begin() + static_cast<ptrdiff_t>(start), out_adj.end());
-    }
-    out_off[n] = static_cast<uint32_t>(out_adj.size());
+    });
+    std::swap(out_off, src_off);
     st.cycle_edges = out_adj.size();
     // in-lists, sources ascending (filled in source order)
     in_off.assign(n + 1, 0);
@@ -1129,36 +1137,43 @@ struct offer_book::impl {
       for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
         in_adj[fill[out_adj[j]]++] = a;
     // Each cycle once, from its lowest-seq member A: A -> B -> C -> A with
-    // seq(B), seq(C) > seq(A); C in out(B) ∩ in(A) (both sorted).
-    cycles.clear();
-    for (uint32_t a = 0; a < n; ++a) {
-      if (in_off[a] == in_off[a + 1] || out_off[a] == out_off[a + 1])
-        continue;
-      const uint64_t sa = hot[a].seq;
-      const uint32_t* in_b = in_adj.data() + in_off[a];
-      const uint32_t* in_e = in_adj.data() + in_off[a + 1];
-      for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j) {
-        uint32_t b = out_adj[j];
-        if (hot[b].seq < sa)
+    // seq(B), seq(C) > seq(A); C in out(B) ∩ in(A) (both sorted). Threads
+    // take disjoint ranges of A; the ranking below orders them all.
+    run_parallel(nw, [&](size_t wi) {
+      auto& found = workers[wi].cycles;
+      found.clear();
+      for (uint32_t a = static_cast<uint32_t>(n * wi / nw); a < n * (wi + 1) / nw; ++a) {
+        if (in_off[a] == in_off[a + 1] || out_off[a] == out_off[a + 1])
           continue;
-        const uint32_t* ob = out_adj.data() + out_off[b];
-        const uint32_t* oe = out_adj.data() + out_off[b + 1];
-        const uint32_t* ip = in_b;
-        while (ob != oe && ip != in_e) {
-          if (*ob < *ip) {
-            ++ob;
-          } else if (*ip < *ob) {
-            ++ip;
-          } else {
-            uint32_t c = *ob;
-            if (c != a && hot[c].seq > sa)
-              cycles.push_back(make_cycle(a, b, c));
-            ++ob;
-            ++ip;
+        const uint64_t sa = hot[a].seq;
+        const uint32_t* in_b = in_adj.data() + in_off[a];
+        const uint32_t* in_e = in_adj.data() + in_off[a + 1];
+        for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j) {
+          uint32_t b = out_adj[j];
+          if (hot[b].seq < sa)
+            continue;
+          const uint32_t* ob = out_adj.data() + out_off[b];
+          const uint32_t* oe = out_adj.data() + out_off[b + 1];
+          const uint32_t* ip = in_b;
+          while (ob != oe && ip != in_e) {
+            if (*ob < *ip) {
+              ++ob;
+            } else if (*ip < *ob) {
+              ++ip;
+            } else {
+              uint32_t c = *ob;
+              if (c != a && hot[c].seq > sa)
+                found.push_back(make_cycle(a, b, c));
+              ++ob;
+              ++ip;
+            }
           }
         }
       }
-    }
+    });
+    cycles.clear();
+    for (const auto& w : workers)
+      cycles.insert(cycles.end(), w.cycles.begin(), w.cycles.end());
     std::sort(cycles.begin(), cycles.end(), ranked_less);
     st.cycles_found = cycles.size();
     for (const auto& cy : cycles) {
