@@ -103,4 +103,32 @@ typename Inspector::result_type inspect(Inspector& f, log_page& x) {
   return f(caf::meta::type_name("tt.log_page"), x.events, x.next, x.end);
 }
 
+/// Rows of a node's secondary index for a peer's cluster-wide lists
+/// (GET /api/v1/me/tickets, /me/trades ...): the rows under `prefix` whose
+/// key suffix (an entity id) sorts after `after` (empty: from the start), at
+/// most `max` (capped at 1000), in key order.
+struct read_index_range {
+  uint32_t version = cluster_wire_version;
+  std::string secret;
+  std::string prefix;
+  std::string after;
+  uint32_t max = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_index_range& x) {
+  return f(caf::meta::type_name("tt.read_index_range"), x.version, x.secret, x.prefix, x.after,
+           x.max);
+}
+
+struct index_rows {
+  std::vector<std::string> ids;     // key suffixes, ascending
+  std::vector<std::string> values;  // same order
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, index_rows& x) {
+  return f(caf::meta::type_name("tt.index_rows"), x.ids, x.values);
+}
+
 } // namespace tt

@@ -33,6 +33,7 @@ using cluster_gateway_actor
   = caf::typed_actor<caf::replies_to<cluster_hello>::with<node_regions>,
                      caf::replies_to<admin_command>::with<admin_reply>,
                      caf::replies_to<shard_import>::with<shard_import_ack>,
-                     caf::replies_to<read_log_page>::with<log_page>>;
+                     caf::replies_to<read_log_page>::with<log_page>,
+                     caf::replies_to<read_index_range>::with<index_rows>>;
 
 } // namespace tt

@@ -87,5 +87,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_ATOM(tt, tt::atoms, stats_atom, "stats")
   CAF_ADD_ATOM(tt, tt::atoms, flush_atom, "flush")
   CAF_ADD_ATOM(tt, tt::atoms, sweep_atom, "sweep")
+  CAF_ADD_TYPE_ID(tt, (tt::read_index_range))
+  CAF_ADD_TYPE_ID(tt, (tt::index_rows))
 
 CAF_END_TYPE_ID_BLOCK(tt)

@@ -702,6 +702,19 @@ cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_
       });
       return page;
     },
+    [self](read_index_range& x) -> caf::result<index_rows> {
+      if (x.version != cluster_wire_version || !secret_equal(x.secret, self->state.deps.secret))
+        return make_error(errc::forbidden, "bad cluster secret or wire version");
+      index_rows out;
+      auto max = std::min<uint32_t>(std::max<uint32_t>(x.max, 1), 1000);
+      auto rows = self->state.deps.store->scan_index(
+        x.prefix, x.after.empty() ? std::string{} : x.prefix + x.after, max);
+      for (auto& [k, v] : rows) {
+        out.ids.push_back(k.substr(x.prefix.size()));
+        out.values.push_back(std::move(v));
+      }
+      return out;
+    },
     [self](shard_import& x) -> caf::result<shard_import_ack> {
       if (x.version != cluster_wire_version || !secret_equal(x.secret, self->state.deps.secret)) {
         log::warn("shard_import_refused", {{"from", x.from_node}});

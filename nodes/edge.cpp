@@ -253,14 +253,91 @@ void get_me(request_ctx& c) {
 
 } // namespace
 
-void owned_tickets_page(request_ctx& c, std::function<std::string(const ticket_view&)> render) {
-  index_page page;
-  if (!read_index_page(c, actors::owner_index_prefix(c.claims.sub), page))
+void with_index_page(request_ctx& c, const std::string& prefix,
+                     std::function<void(index_page)> then) {
+  auto& d = c.d;
+  if (!d.deps.peers) {
+    index_page page;
+    if (read_index_page(c, prefix, page))
+      then(std::move(page));
     return;
+  }
+  size_t limit;
+  if (!read_limit(c, limit))
+    return;
+  auto cursor = query_param(c.query, "cursor");
+  if (!cursor.empty() && !persistence::is_valid_id(cursor))
+    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
+  auto peers = d.deps.peers();
+  if (!peers.down.empty()) {
+    auto r = error_response(503, "unavailable",
+                            "node " + peers.down.front() + " is down; its part of the list is missing");
+    r.headers.emplace_back("Retry-After", "1");
+    return c.finish(std::move(r));
+  }
+  // Each node's first limit + 1 rows after the cursor; the merged first
+  // limit + 1 decide the page and whether there is a next one.
+  struct merged {
+    std::vector<std::pair<std::string, std::string>> rows;  // id, value
+    size_t pending = 0;
+    bool failed = false;
+  };
+  auto m = std::make_shared<merged>();
+  for (auto& [k, v] : d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
+                                              limit + 1))
+    m->rows.emplace_back(k.substr(prefix.size()), std::move(v));
+  auto finish_page = [m, limit, respond = c.finish, then] {
+    if (m->failed) {
+      auto r = error_response(503, "unavailable", "a node did not answer; its part of the list is missing");
+      r.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(r));
+    }
+    std::sort(m->rows.begin(), m->rows.end());
+    m->rows.erase(std::unique(m->rows.begin(), m->rows.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  m->rows.end());
+    index_page page;
+    if (m->rows.size() > limit) {
+      m->rows.resize(limit);
+      page.next_cursor = m->rows.back().first;
+    }
+    for (auto& [id, v] : m->rows) {
+      page.ids.push_back(std::move(id));
+      page.values.push_back(std::move(v));
+    }
+    then(std::move(page));
+  };
+  if (peers.gateways.empty())
+    return finish_page();
+  m->pending = peers.gateways.size();
+  d.in_bridge([m, finish_page, gateways = std::move(peers.gateways),
+               ask = read_index_range{cluster_wire_version, d.deps.cluster_secret, prefix, cursor,
+                                      static_cast<uint32_t>(limit + 1)},
+               timeout = d.cfg.request_timeout](bridge_actor::pointer self) {
+    for (const auto& gw : gateways)
+      self->request(gw, timeout, ask)
+        .then(
+          [m, finish_page](index_rows& r) {
+            for (size_t i = 0; i < r.ids.size(); ++i)
+              m->rows.emplace_back(std::move(r.ids[i]),
+                                   i < r.values.size() ? std::move(r.values[i]) : std::string{});
+            if (--m->pending == 0)
+              finish_page();
+          },
+          [m, finish_page](caf::error&) {
+            m->failed = true;
+            if (--m->pending == 0)
+              finish_page();
+          });
+  });
+}
+
+void owned_tickets_page(request_ctx& c, std::function<std::string(const ticket_view&)> render) {
+  auto& d = c.d;
+  with_index_page(c, actors::owner_index_prefix(c.claims.sub),
+                  [&d, respond = c.finish, render = std::move(render)](index_page page) {
   auto ids = std::move(page.ids);
   auto next_cursor = std::move(page.next_cursor);
-  auto respond = c.finish;
-  auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond,
                render = std::move(render)](bridge_actor::pointer self) {
     auto done = [next_cursor, respond, render](std::vector<std::optional<ticket_view>>& items) {
@@ -287,6 +364,7 @@ void owned_tickets_page(request_ctx& c, std::function<std::string(const ticket_v
     };
     gather<ticket_view>(self, d.deps.tickets, d.cfg.request_timeout, ids,
                         [](const std::string& id) { return get_ticket{id}; }, done);
+  });
   });
 }
 

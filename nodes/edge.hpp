@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "caf/fwd.hpp"
+#include "messages/cluster_regions.hpp"
 #include "messages/interfaces.hpp"
 #include "nodes/http_server.hpp"
 
@@ -76,6 +77,16 @@ struct edge_deps {
   /// GET /api/v1/cluster/nodes: the cluster's nodes as a JSON array text
   /// ([{"name","http","status"}]); thread-safe. Unset: this node alone.
   std::function<std::string()> cluster_nodes;
+  /// Cluster mode: the other nodes' gateways, for lists whose rows live on
+  /// every node (/me/tickets, /me/trades, /me/offers, disputes): `down`
+  /// names the nodes without one (then such a list answers 503). Unset:
+  /// this node alone.
+  struct peer_set {
+    std::vector<cluster_gateway_actor> gateways;
+    std::vector<std::string> down;
+  };
+  std::function<peer_set()> peers;
+  std::string cluster_secret;
 };
 
 /// One row of the route table (also the source of truth the OpenAPI test

@@ -344,6 +344,15 @@ inline bool read_limit(request_ctx& c, size_t& limit) {
   return true;
 }
 
+/// The same page across the cluster: the rows under `prefix` of this node
+/// and of every peer (each node holds the rows of the entities it owns),
+/// merged by id. Calls `then(page)` — at once in embedded mode, else from a
+/// bridge actor once every peer answered —, or answers 400 (bad limit or
+/// cursor) or 503 (a node is down or did not answer: the list would miss its
+/// rows) itself. `then` must not use the request_ctx.
+void with_index_page(request_ctx& c, const std::string& prefix,
+                     std::function<void(index_page)> then);
+
 inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
   size_t limit;
   if (!read_limit(c, limit))

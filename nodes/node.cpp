@@ -438,6 +438,21 @@ bool node::start(std::string* error) {
                                           {"status", n.live ? "up" : "down"}});
       return boost::json::serialize(arr);
     };
+    deps.peers = [c = d.cluster]() {
+      edge_deps::peer_set out;
+      auto v = c->view();
+      for (auto& n : v.nodes) {
+        if (n.name == v.me)
+          continue;
+        auto gw = n.live ? c->peer_gateway(n.name) : std::nullopt;
+        if (gw)
+          out.gateways.push_back(*gw);
+        else
+          out.down.push_back(n.name);
+      }
+      return out;
+    };
+    deps.cluster_secret = d.cfg.admin_secret;
   }
   d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);
   http_server_config hc;

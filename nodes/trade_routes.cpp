@@ -383,15 +383,13 @@ void post_trade_deposit(request_ctx& c) {
 }
 
 void get_my_trades(request_ctx& c) {
-  index_page page;
-  if (!read_index_page(c, actors::trade_index_prefix(c.claims.sub), page))
-    return;
+  auto& d = c.d;
+  with_index_page(c, actors::trade_index_prefix(c.claims.sub),
+                  [&d, respond = c.finish, user = c.claims.sub](index_page page) {
   auto ids = std::move(page.ids);
   auto next_cursor = std::move(page.next_cursor);
-  auto respond = c.finish;
-  auto& d = c.d;
   d.in_bridge([&d, ids = std::move(ids), next_cursor, respond,
-               user = c.claims.sub](bridge_actor::pointer self) {
+               user](bridge_actor::pointer self) {
     auto done = [next_cursor, respond](std::vector<std::optional<trade_view>>& got) {
       json::array items;
       for (auto& it : got)
@@ -411,6 +409,7 @@ void get_my_trades(request_ctx& c) {
                          return get;
                        },
                        done);
+  });
   });
 }
 
@@ -463,16 +462,15 @@ void post_transfer(request_ctx& c) {
 void get_disputes(request_ctx& c) {
   if (!is_admin(c))
     return;
-  index_page page;
-  if (!read_index_page(c, actors::dispute_index_prefix(), page))
-    return;
-  json::array items;
-  for (size_t i = 0; i < page.ids.size(); ++i)
-    items.push_back(json::object{{"trade_id", page.ids[i]}, {"reason", page.values[i]}});
-  json::object o;
-  o["items"] = std::move(items);
-  o["next_cursor"] = page.next_cursor.empty() ? json::value(nullptr) : json::value(page.next_cursor);
-  c.finish(json_response(200, json::serialize(o)));
+  with_index_page(c, actors::dispute_index_prefix(), [respond = c.finish](index_page page) {
+    json::array items;
+    for (size_t i = 0; i < page.ids.size(); ++i)
+      items.push_back(json::object{{"trade_id", page.ids[i]}, {"reason", page.values[i]}});
+    json::object o;
+    o["items"] = std::move(items);
+    o["next_cursor"] = page.next_cursor.empty() ? json::value(nullptr) : json::value(page.next_cursor);
+    respond(json_response(200, json::serialize(o)));
+  });
 }
 
 void post_resolve(request_ctx& c) {

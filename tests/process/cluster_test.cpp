@@ -198,6 +198,39 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     CHECK(seen == tickets.size());
   }
 
+  // The owner's own lists span the nodes: /me/tickets through every edge
+  // pages through all 60 tickets, though each node holds the index rows of
+  // the tickets it owns only.
+  auto my_tickets = [&](int edge, const std::string& who) {
+    std::set<std::string> got;
+    std::string cursor;
+    for (int pages = 0; pages < 30; ++pages) {
+      auto r = edges(edge).get("/api/v1/me/tickets?limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                               {bearer(who)});
+      REQUIRE(r.status == 200);
+      auto j = r.json();
+      for (auto& it : j.at("items").as_array())
+        CHECK(got.insert(std::string(it.at("id").as_string())).second);  // no id twice
+      if (j.at("next_cursor").is_null())
+        break;
+      cursor = std::string(j.at("next_cursor").as_string());
+    }
+    return got;
+  };
+  {
+    std::set<std::string> want;
+    std::set<std::string> owners;
+    for (auto& t : tickets) {
+      want.insert(t.id);
+      owners.insert(t.owner);
+    }
+    CHECK(owners.size() == 3);  // the listings really are spread
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(my_tickets(i, token) == want);
+    }
+  }
+
   // Lists tickets of `who` until one lands on a node other than
   // `avoid_owner` (empty: any); its id and barcode.
   auto list_on = [&](const std::string& who, const std::string& tag,
@@ -315,6 +348,8 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
 
   // kill -9 n3: within its lease TTL (4 s) plus a poll, its shards answer
   // 503 fast; everything else keeps serving.
+  const auto list_before_kill = my_tickets(0, token);
+  CHECK(list_before_kill.size() >= tickets.size());
   f.nodes[2]->kill(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(5500));
   int down = 0, up = 0;
@@ -338,6 +373,15 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
   }
   CHECK(down > 0);
   CHECK(up > 0);
+  // A list whose rows live on every node answers 503 while one is down
+  // (never a list missing n3's part).
+  {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = edges(0).get("/api/v1/me/tickets?limit=7", {bearer(token)});
+    CHECK(r.status == 503);
+    CHECK(!r.header("Retry-After").empty());
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  }
   auto nodes_now = boost::json::parse(f.admin(0, "nodes"));
   for (auto& n : nodes_now.at("nodes").as_array())
     CHECK(n.at("status") == (n.at("name") == "n3" ? "down" : "up"));
@@ -357,6 +401,10 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
       auto r = edges(i).get("/api/v1/tickets/" + t.id);
       CHECK(r.status == 200);
     }
+  // ... and the lists are whole again once every edge sees n3's gateway.
+  for (int i = 0; i < 50 && edges(0).get("/api/v1/me/tickets?limit=1", {bearer(token)}).status != 200; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(my_tickets(0, token) == list_before_kill);
 
   // Shard move under load: writes to the shard's tickets keep arriving (503s
   // during the hand-off are retried); afterwards every acknowledged write is

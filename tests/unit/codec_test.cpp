@@ -511,6 +511,10 @@ auto members(const shard_import& x) {
 auto members(const shard_import_ack& x) { return std::tie(x.node_id, x.lease, x.written); }
 auto members(const read_log_page& x) { return std::tie(x.version, x.secret, x.from, x.max); }
 auto members(const log_page& x) { return std::tie(x.events, x.next, x.end); }
+auto members(const read_index_range& x) {
+  return std::tie(x.version, x.secret, x.prefix, x.after, x.max);
+}
+auto members(const index_rows& x) { return std::tie(x.ids, x.values); }
 auto members(const account_view& x) {
   return std::tie(x.id, x.email, x.display_name, x.created_at_ms, x.version);
 }
@@ -618,6 +622,9 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
   check_round_trip(sys, "shard_import_ack", shard_import_ack{"nid", 77, 3});
   check_round_trip(sys, "read_log_page", read_log_page{2, "secret", 9, 100});
   check_round_trip(sys, "log_page", log_page{{std::string("\0ev", 3)}, 10, 12});
+  check_round_trip(sys, "read_index_range",
+                   read_index_range{2, "secret", std::string("owner\0U1\0", 10), "K9", 51});
+  check_round_trip(sys, "index_rows", index_rows{{"K1", "K2"}, {"", std::string("\0v", 2)}});
   {
     std::vector<std::string> v{"a", "", std::string("\0z", 2)};
     CHECK(caf_round_trip(sys, v) == v);
