@@ -1,6 +1,8 @@
 // The marketplace from PostgreSQL: see pg_market.hpp.
 #include "nodes/pg_market.hpp"
 
+#include "persistence/pg_projection.hpp"
+
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
 
@@ -57,20 +59,6 @@ const char* sort_column(actors::market_sort s) {
     case actors::market_sort::created: return "created_ms";
   }
   return "price_minor";
-}
-
-std::string conninfo(const pg_market_config& cfg) {
-  const auto& u = cfg.url;
-  std::string out = u;
-  auto add = [&](const std::string& param) {
-    if (u.rfind("postgres://", 0) == 0 || u.rfind("postgresql://", 0) == 0)
-      out += (out.find('?') == std::string::npos ? "?" : "&") + param;
-    else
-      out += (out.empty() ? "" : " ") + param;
-  };
-  if (u.find("connect_timeout") == std::string::npos && cfg.connect_timeout_s > 0)
-    add("connect_timeout=" + std::to_string(cfg.connect_timeout_s));
-  return out;
 }
 
 } // namespace
@@ -145,7 +133,7 @@ std::unique_ptr<pqxx::connection> pg_market::impl::borrow(std::string& error) {
     ++open_;  // reserved; opened below without the lock
   }
   try {
-    auto c = std::make_unique<pqxx::connection>(conninfo(cfg_));
+    auto c = std::make_unique<pqxx::connection>(persistence::pg_conninfo(cfg_.url, cfg_.connect_timeout_s));
     pqxx::nontransaction setup{*c};
     setup.exec("SET statement_timeout = " + std::to_string(cfg_.statement_timeout.count())
                + "; SET default_transaction_read_only = on; SET standard_conforming_strings = on");

@@ -508,6 +508,15 @@ bool same_shape_op(const pg_row_op& a, const pg_row_op& b) {
   return same_shape(a, b);
 }
 
+std::string pg_conninfo(const std::string& u, int connect_timeout_s) {
+  if (u.find("connect_timeout") != std::string::npos || connect_timeout_s <= 0)
+    return u;
+  auto param = "connect_timeout=" + std::to_string(connect_timeout_s);
+  if (u.rfind("postgres://", 0) == 0 || u.rfind("postgresql://", 0) == 0)
+    return u + (u.find('?') == std::string::npos ? "?" : "&") + param;
+  return u + (u.empty() ? "" : " ") + param;
+}
+
 std::string pg_sql_rows_many(std::span<const pg_row_op> ops) {
   std::string sql;
   if (ops.empty())
@@ -630,15 +639,7 @@ struct pg_projector::impl {
   std::chrono::milliseconds backoff{0};
   uint64_t idle_end = 0;  // the log end when the last batch found nothing to do
 
-  std::string conninfo() const {
-    const auto& u = cfg.url;
-    if (u.find("connect_timeout") != std::string::npos || cfg.connect_timeout_s <= 0)
-      return u;
-    auto param = "connect_timeout=" + std::to_string(cfg.connect_timeout_s);
-    if (u.rfind("postgres://", 0) == 0 || u.rfind("postgresql://", 0) == 0)
-      return u + (u.find('?') == std::string::npos ? "?" : "&") + param;
-    return u + (u.empty() ? "" : " ") + param;
-  }
+  std::string conninfo() const { return pg_conninfo(cfg.url, cfg.connect_timeout_s); }
 
   /// Waits up to `d` unless stopped or (if `wake_on_log`) the log moved past
   /// what is projected. False when stopping.

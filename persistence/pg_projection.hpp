@@ -117,6 +117,9 @@ private:
   std::unordered_set<std::string> run_rows_;
 };
 
+/// `url` (a libpq URI or key=value string) with connect_timeout added
+/// unless it names one or `connect_timeout_s` <= 0.
+std::string pg_conninfo(const std::string& url, int connect_timeout_s);
 /// A SQL string literal ('...').
 std::string pg_literal(std::string_view s);
 /// Milliseconds since the epoch as an ISO-8601 UTC timestamp literal body.
