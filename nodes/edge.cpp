@@ -263,11 +263,9 @@ void with_index_page(request_ctx& c, const std::string& prefix,
     return;
   }
   size_t limit;
-  if (!read_limit(c, limit))
+  std::string cursor;
+  if (!read_page_params(c, limit, cursor))
     return;
-  auto cursor = query_param(c.query, "cursor");
-  if (!cursor.empty() && !persistence::is_valid_id(cursor))
-    return c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
   auto peers = d.deps.peers();
   if (!peers.down.empty()) {
     auto r = error_response(503, "unavailable",

@@ -353,15 +353,24 @@ inline bool read_limit(request_ctx& c, size_t& limit) {
 void with_index_page(request_ctx& c, const std::string& prefix,
                      std::function<void(index_page)> then);
 
-inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
-  size_t limit;
+/// `?limit=` and `?cursor=` (an id) of a paged index route; answers 400 and
+/// returns false when either is bad.
+inline bool read_page_params(request_ctx& c, size_t& limit, std::string& cursor) {
   if (!read_limit(c, limit))
     return false;
-  auto cursor = query_param(c.query, "cursor");
+  cursor = query_param(c.query, "cursor");
   if (!cursor.empty() && !persistence::is_valid_id(cursor)) {
     c.finish(error_response(400, "invalid_value", "cursor is not valid", "cursor"));
     return false;
   }
+  return true;
+}
+
+inline bool read_index_page(request_ctx& c, const std::string& prefix, index_page& out) {
+  size_t limit;
+  std::string cursor;
+  if (!read_page_params(c, limit, cursor))
+    return false;
   auto rows = c.d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
                                          limit + 1);
   if (rows.size() > limit) {

@@ -231,6 +231,14 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     }
   }
 
+  // Deposits `ticket` (its listed barcode) into `trade` through an edge.
+  auto deposit = [&](int edge, const std::string& trade, const std::string& ticket,
+                     const std::string& barcode, const std::string& who) {
+    return edges(edge).post("/api/v1/trades/" + trade + "/deposits",
+                            R"({"ticket_id":")" + ticket + R"(","barcode":")" + barcode + R"("})",
+                            {bearer(who)});
+  };
+
   // Lists tickets of `who` until one lands on a node other than
   // `avoid_owner` (empty: any); its id and barcode.
   auto list_on = [&](const std::string& who, const std::string& tag,
@@ -265,14 +273,8 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     REQUIRE(prop.status == 201);
     auto trade = std::string(prop.json().at("id").as_string());
     REQUIRE(edges(1).post("/api/v1/trades/" + trade + "/accept", "{}", {bearer(bob)}).status == 200);
-    REQUIRE(edges(2).post("/api/v1/trades/" + trade + "/deposits",
-                          R"({"ticket_id":")" + ta + R"(","barcode":")" + bca + R"("})",
-                          {bearer(alice)})
-              .status
-            == 200);
-    auto last = edges(0).post("/api/v1/trades/" + trade + "/deposits",
-                              R"({"ticket_id":")" + tb + R"(","barcode":")" + bcb + R"("})",
-                              {bearer(bob)});
+    REQUIRE(deposit(2, trade, ta, bca, alice).status == 200);
+    auto last = deposit(0, trade, tb, bcb, bob);
     REQUIRE(last.status == 200);
     CHECK(last.json().at("status") == "completed");
     auto alice_id = std::string(edges(1).get("/api/v1/me", {bearer(alice)}).json().at("id").as_string());
@@ -332,14 +334,8 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     auto acc = edges(1).post("/api/v1/trades/" + trade + "/accept", "", {bearer(dave)});
     REQUIRE(acc.status == 200);
     CHECK(acc.json().at("status") == "accepted");
-    REQUIRE(edges(2).post("/api/v1/trades/" + trade + "/deposits",
-                          R"({"ticket_id":")" + tc + R"(","barcode":")" + bcc + R"("})",
-                          {bearer(carol)})
-              .status
-            == 200);
-    auto last = edges(0).post("/api/v1/trades/" + trade + "/deposits",
-                              R"({"ticket_id":")" + td + R"(","barcode":")" + bcd + R"("})",
-                              {bearer(dave)});
+    REQUIRE(deposit(2, trade, tc, bcc, carol).status == 200);
+    auto last = deposit(0, trade, td, bcd, dave);
     REQUIRE(last.status == 200);
     CHECK(last.json().at("status") == "completed");
     auto carol_id = std::string(edges(1).get("/api/v1/me", {bearer(carol)}).json().at("id").as_string());
