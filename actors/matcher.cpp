@@ -721,12 +721,6 @@ struct offer_book::impl {
   /// The same score from the offers (cycles; a handful per round).
   double hop(uint32_t r, uint32_t g) const { return hop_score(cold[r], cold[g], cfg); }
 
-  uint64_t rank_key(int64_t gap, int64_t score) const {
-    auto band = static_cast<uint64_t>(gap / cfg.gap_band_ppm);
-    return (band << 42) | (static_cast<uint64_t>(max_score - score) << 21)
-           | static_cast<uint64_t>(gap);
-  }
-
   // -- the nearest-in-credit scan ---------------------------------------------
 
   /// Collects into `cands` the `keep` valid entries of y[0, ny) nearest to
@@ -1193,7 +1187,7 @@ struct offer_book::impl {
                             gap_ppm(hot[b].credit, hot[c].credit),
                             gap_ppm(hot[c].credit, hot[a].credit)});
     int64_t score = to_score((hop(a, b) + hop(b, c) + hop(c, a)) / 3);
-    r.key = rank_key(gap, score);
+    r.key = codec.key(gap, score);  // the same key as the 2-way pairs'
     return r;
   }
 
