@@ -142,7 +142,7 @@ timer_service(timer_service_actor::stateful_pointer<timer_state> self,
       auto& st = self->state;
       using namespace std::chrono;
       auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-      for (auto& t : st.store->due_timers(now, st.cfg.max_in_flight)) {
+      for (auto& t : st.store->due_timers(now, st.cfg.max_in_flight, st.cfg.fires)) {
         if (t.kind == entity_kind::unknown && t.entity_id == "valuation" && t.name == "retrain"
             && st.valuation && st.in_flight.insert(t.entity_id).second) {
           // The valuation service moves the timer on before it answers.

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "caf/fwd.hpp"
 #include "messages/interfaces.hpp"
@@ -47,6 +49,10 @@ transfer_adapter_actor spawn_escrow_upload_adapter(caf::actor_system& sys,
 
 struct timer_service_config {
   std::chrono::milliseconds poll_interval{500};
+  /// Whether an entity's timers fire on this node (cluster mode: its shard
+  /// is served here; timers another node's move left behind never fire).
+  /// Unset: all.
+  std::function<bool(std::string_view entity_id)> fires;
   size_t max_in_flight = 256;
   std::chrono::milliseconds wake_timeout{std::chrono::seconds{30}};
 };

@@ -13,7 +13,7 @@ namespace tt {
 
 /// Version of the cluster wire structs (bumped on incompatible changes; a
 /// node refuses a peer or admin shell that speaks another version).
-constexpr uint32_t cluster_wire_version = 1;
+constexpr uint32_t cluster_wire_version = 2;
 
 /// A peer (or tt-admin) introducing itself to a node's gateway.
 struct cluster_hello {
@@ -58,13 +58,18 @@ struct shard_import {
   uint32_t shard = 0;
   std::string from_node;
   std::vector<std::string> triples;  // (cf code, key, value) flattened
+  /// 0 for the first chunk of a move (the target then clears what an earlier,
+  /// interrupted move of this shard left behind), then 1, 2, ...
+  uint32_t chunk = 0;
   bool done = false;
+  /// The move was aborted: the target drops what it received (no triples).
+  bool aborted = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_import& x) {
   return f(caf::meta::type_name("tt.shard_import"), x.version, x.secret, x.shard, x.from_node,
-           x.triples, x.done);
+           x.triples, x.chunk, x.done, x.aborted);
 }
 
 struct shard_import_ack {

@@ -21,7 +21,8 @@ using journal_actor = caf::typed_actor<
   caf::replies_to<atoms::stats_atom>::with<journal_stats>,
   caf::reacts_to<atoms::flush_atom>,
   caf::replies_to<import_entries>::with<uint64_t>,
-  caf::replies_to<drop_shard>::with<uint64_t>>;
+  caf::replies_to<drop_shard>::with<uint64_t>,
+  caf::replies_to<journal_barrier>::with<uint64_t>>;
 
 /// Commands every ticket-addressed actor understands (entity and region).
 using ticket_commands = caf::typed_actor<

@@ -53,20 +53,26 @@ typename Inspector::result_type inspect(Inspector& f, append_ack& x) {
 
 /// Shard hand-off (receiving node): raw entries of another node's shard
 /// (flattened (cf code, key, value) triples from event_store::export_shard),
-/// written by the journal in one synced batch. Replies the number of entries.
+/// written by the journal in one synced batch. Every key must belong to
+/// `shard` (otherwise nothing is written: errc::invalid_argument). With
+/// `purge`, the same batch first deletes this node's own timers and index
+/// rows of the shard (left by an earlier, interrupted hand-off). Replies the
+/// number of entries written.
 struct import_entries {
   uint32_t shard = 0;
   std::vector<std::string> triples;
+  bool purge = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, import_entries& x) {
-  return f(caf::meta::type_name("tt.import_entries"), x.shard, x.triples);
+  return f(caf::meta::type_name("tt.import_entries"), x.shard, x.triples, x.purge);
 }
 
-/// Shard hand-off (old owner, after the move committed): delete the shard's
-/// durable timers (events and snapshots stay in this node's log history).
-/// Replies the number of entries deleted.
+/// Shard hand-off: delete the shard's durable timers and index rows on this
+/// node — the old owner after the move committed, or the target of a move
+/// that was aborted. Events and snapshots stay (this node's global log
+/// points at them). Replies the number of entries deleted.
 struct drop_shard {
   uint32_t shard = 0;
 };
@@ -84,12 +90,33 @@ struct journal_stats {
   uint64_t fenced = 0;  // appends refused for a shard not served at their epoch
   uint64_t mailbox = 0;  // messages waiting in the journal's mailbox (approximate)
   uint64_t pending = 0;  // appends gathered for the next batch
+  /// Synced batch writes (WriteBatch + fsync) over the last <= 1024 batches,
+  /// in microseconds: median, 99th percentile, largest. 0 before any batch.
+  uint64_t write_us_p50 = 0;
+  uint64_t write_us_p99 = 0;
+  uint64_t write_us_max = 0;
+  /// Events per second over the same batches, up to the time of the reply
+  /// (decays while the journal is idle).
+  uint64_t events_per_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_stats& x) {
   return f(caf::meta::type_name("tt.journal_stats"), x.next_offset, x.batches, x.events,
-           x.conflicts, x.fenced, x.mailbox, x.pending);
+           x.conflicts, x.fenced, x.mailbox, x.pending, x.write_us_p50, x.write_us_p99,
+           x.write_us_max, x.events_per_s);
+}
+
+/// A write barrier (shard hand-off): the journal writes every append it
+/// received before this message (synced) and then replies its next global
+/// log offset. Appends after it are the fence's business.
+struct journal_barrier {
+  uint32_t shard = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_barrier& x) {
+  return f(caf::meta::type_name("tt.journal_barrier"), x.shard);
 }
 
 struct region_stats {

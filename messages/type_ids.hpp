@@ -89,5 +89,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(tt, caf::first_custom_type_id)
   CAF_ADD_ATOM(tt, tt::atoms, sweep_atom, "sweep")
   CAF_ADD_TYPE_ID(tt, (tt::read_index_range))
   CAF_ADD_TYPE_ID(tt, (tt::index_rows))
+  CAF_ADD_TYPE_ID(tt, (tt::journal_barrier))
 
 CAF_END_TYPE_ID_BLOCK(tt)

@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include "caf/actor_system.hpp"
+#include "caf/scoped_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
@@ -321,6 +323,7 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
             total += a;
           json::object o{
             {"events_total", js.events},
+            {"events_per_s", js.events_per_s},
             {"events_per_s_since_last_stats", rate},
             {"batches_total", js.batches},
             {"mean_batch_events",
@@ -329,7 +332,10 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
             {"fenced_appends_total", js.fenced},
             {"log_next_offset", js.next_offset},
             {"active_entities", total},
-            {"fsync_latency", "see tt_journal_fsync_seconds on /metrics"}};
+            {"journal_write_us",  // synced WriteBatch (write + fsync), last <= 1024 batches
+             json::object{{"p50", js.write_us_p50},
+                          {"p99", js.write_us_p99},
+                          {"max", js.write_us_max}}}};
           boxes["journal"] = js.mailbox;
           o["mailbox_depths"] = std::move(boxes);
           o["journal_pending_appends"] = js.pending;
@@ -370,12 +376,56 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
   return rp;
 }
 
+/// Asks every region to passivate `shard`'s entities and waits (blocking,
+/// up to `limit`) until none of them is active. Runs on the gateway's own
+/// thread (detached). False if some entity was still active at the deadline.
+bool passivate_and_wait(gateway_pointer self, uint32_t shard, std::chrono::milliseconds limit) {
+  auto& r = self->state.deps.regions;
+  caf::scoped_actor blocking{self->system(), true};
+  auto t = std::chrono::seconds(2);
+  auto ask = [&](const auto& region) {
+    blocking->request(region, t, atoms::passivate_atom_v, shard)
+      .receive([](uint32_t) {}, [](caf::error&) {});
+  };
+  ask(r.tickets);
+  ask(r.accounts);
+  ask(r.emails);
+  ask(r.wallets);
+  ask(r.trades);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    uint64_t active = 0;
+    auto count = [&](const auto& region) {
+      blocking->request(region, t, atoms::stats_atom_v)
+        .receive(
+          [&](region_stats& st) {
+            if (shard < st.active_by_shard.size())
+              active += st.active_by_shard[shard];
+          },
+          [&](caf::error&) { ++active; });
+    };
+    count(r.tickets);
+    count(r.accounts);
+    count(r.emails);
+    count(r.wallets);
+    count(r.trades);
+    if (active == 0)
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 /// `shard move SHARD NODE` on the shard's current owner (see
-/// docs/ARCHITECTURE.md "Shard hand-off"): stop serving (fence), wait for the
-/// appends already queued (journal barrier), passivate the shard's entities,
-/// stream its entries to NODE's journal, then move ownership with one etcd
-/// transaction (new epoch) and drop the local timers. Any failure before the
-/// transaction leaves this node the owner with all its data.
+/// docs/ARCHITECTURE.md "Shard hand-off"): stop serving (fence), write the
+/// appends already queued (journal barrier), passivate the shard's entities
+/// and wait until they are gone, stream its entries to NODE (the first chunk
+/// clears what an earlier interrupted move left there), then move ownership
+/// with one etcd transaction (new epoch) and drop the local timers and index
+/// rows. Any failure before the transaction leaves this node the owner with
+/// all its data, and tells NODE to drop what it received; a transaction
+/// whose outcome etcd cannot confirm is reported as such.
 caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const std::string& to) {
   auto& d = self->state.deps;
   if (!d.cluster)
@@ -403,33 +453,42 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
   auto rp = self->make_response_promise<admin_reply>();
   auto finished = std::make_shared<bool>(false);  // abort and commit happen once
   auto target = gw->address();
-  auto abort = [self, cluster, shard, rp, finished, target](const std::string& why) mutable {
+  auto abort = [self, cluster, shard, rp, finished, target, gw = *gw](const std::string& why) mutable {
     if (*finished)
       return;
     *finished = true;
     self->state.move_aborts.erase(target);
     cluster->end_move(shard);
+    // The target drops whatever it received (best effort: a target that is
+    // down clears it with the first chunk of the next move of this shard,
+    // and never fires timers of a shard it does not serve).
+    shard_import drop;
+    drop.secret = self->state.deps.secret;
+    drop.shard = shard;
+    drop.from_node = self->state.deps.node_name;
+    drop.aborted = true;
+    drop.done = true;
+    self->request(gw, std::chrono::seconds(15), std::move(drop))
+      .then([](shard_import_ack&) {}, [](caf::error&) {});
     log::warn("shard_move_aborted", {{"shard", shard}, {"reason", why}});
     rp.deliver(make_error(errc::unavailable, "shard move aborted: " + why + "; "
                                                "this node still owns the shard with all its data"));
   };
   self->monitor(*gw);
   self->state.move_aborts[target] = abort;
-  // 1. Barrier: every append queued before the fence closed is written.
-  self->request(d.journal, std::chrono::seconds(30), atoms::stats_atom_v)
+  // 1. Barrier: every append the journal received before the fence closed is
+  //    written (synced) before it answers; later ones are refused.
+  self->request(d.journal, std::chrono::seconds(30), journal_barrier{shard})
     .then(
       [self, cluster, shard, to, epoch, gw = *gw, rp, abort, finished,
-       target](journal_stats&) mutable {
+       target](uint64_t) mutable {
         auto& d = self->state.deps;
-        // 2. Passivate the shard's entities (their state is on disk).
-        auto ignore = [](uint32_t) {};
-        auto ignore_err = [](caf::error&) {};
-        auto t = std::chrono::seconds(5);
-        self->request(d.regions.tickets, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
-        self->request(d.regions.accounts, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
-        self->request(d.regions.emails, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
-        self->request(d.regions.wallets, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
-        self->request(d.regions.trades, t, atoms::passivate_atom_v, shard).then(ignore, ignore_err);
+        // 2. Passivate the shard's entities and wait until they are gone
+        //    (their state is on disk; none can write any more: fenced).
+        if (!passivate_and_wait(self, shard, std::chrono::seconds(5)))
+          return abort("the shard's entities did not passivate within 5 s");
+        if (*finished)
+          return;  // the target went down meanwhile
         // 3. Export (this actor runs detached: a blocking scan is fine here).
         auto chunks = std::make_shared<std::vector<std::vector<std::string>>>(1);
         size_t bytes = 0, entries = 0;
@@ -458,6 +517,7 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
           msg.shard = shard;
           msg.from_node = self->state.deps.node_name;
           msg.triples = std::move((*chunks)[i]);
+          msg.chunk = static_cast<uint32_t>(i);
           msg.done = i + 1 == chunks->size();
           self->request(gw, std::chrono::seconds(15), std::move(msg))
             .then(
@@ -467,16 +527,29 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
                   return;  // aborted meanwhile (the target went down)
                 if (i + 1 < chunks->size())
                   return (*send)(i + 1);
+                *send = nullptr;  // break the self-reference
                 std::string err;
-                if (!cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err))
+                auto outcome = cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err);
+                if (outcome == move_commit::refused)
                   return abort(err);
                 *finished = true;
                 self->state.move_aborts.erase(target);
                 cluster->end_move(shard);
-                // 5. The new owner serves it now; drop our copy of its timers.
+                if (outcome == move_commit::unknown) {
+                  // Neither side may drop anything: one of them owns it.
+                  log::error("shard_move_unconfirmed", {{"shard", shard}, {"reason", err}});
+                  rp.deliver(make_error(errc::unavailable,
+                                        "shard move of " + std::to_string(shard)
+                                          + ": etcd did not confirm the ownership change (" + err
+                                          + "); run `shards` to see the owner"));
+                  return;
+                }
+                // 5. The new owner serves it now; drop our timers and index
+                //    rows of it (stale ones are never used meanwhile: timers
+                //    of unserved shards do not fire, lists read each row
+                //    from the shard's home only).
                 self->request(self->state.deps.journal, std::chrono::seconds(60), drop_shard{shard})
                   .then([](uint64_t) {}, [](caf::error&) {});
-                *send = nullptr;  // break the self-reference
                 rp.deliver(admin_reply{json::serialize(
                   json::object{{"shard", shard},
                                {"from", self->state.deps.node_name},
@@ -574,17 +647,33 @@ caf::result<shard_import_ack> shard_import_cmd(gateway_pointer self, shard_impor
   if (x.shard >= shard_count)
     return make_error(errc::invalid_argument, "no such shard", "shard");
   auto view = d.cluster->view();
-  if (view.shards[x.shard].owner == d.node_name && view.shards[x.shard].state == 1)
-    return make_error(errc::invalid_state, "this node already serves shard "
-                                             + std::to_string(x.shard));
+  if (view.shards[x.shard].owner == d.node_name)
+    return make_error(errc::invalid_state, "this node owns shard " + std::to_string(x.shard));
+  // Only the shard's current owner hands it off (its owner key stays until
+  // the move commits).
+  if (view.shards[x.shard].owner != x.from_node)
+    return make_error(errc::forbidden, "node '" + x.from_node + "' does not own shard "
+                                         + std::to_string(x.shard) + " (owner: '"
+                                         + view.shards[x.shard].owner + "')");
   auto rp = self->make_response_promise<shard_import_ack>();
   auto node_id = d.node_id;
   auto lease = d.cluster->lease();
-  self->request(d.journal, std::chrono::seconds(60), import_entries{x.shard, std::move(x.triples)})
-    .then(
-      [rp, node_id, lease](uint64_t n) mutable { rp.deliver(shard_import_ack{node_id, lease, n}); },
-      [rp](caf::error& err) mutable { rp.deliver(err); });
-  log::info("shard_import", {{"shard", x.shard}, {"from", x.from_node}, {"done", x.done}});
+  auto ack = [rp, node_id, lease](uint64_t n) mutable {
+    rp.deliver(shard_import_ack{node_id, lease, n});
+  };
+  auto fail = [rp](caf::error& err) mutable { rp.deliver(err); };
+  log::info("shard_import", {{"shard", x.shard},
+                             {"from", x.from_node},
+                             {"chunk", x.chunk},
+                             {"done", x.done},
+                             {"aborted", x.aborted}});
+  if (x.aborted) {
+    self->request(d.journal, std::chrono::seconds(60), drop_shard{x.shard}).then(ack, fail);
+    return rp;
+  }
+  self->request(d.journal, std::chrono::seconds(60),
+                import_entries{x.shard, std::move(x.triples), x.chunk == 0})
+    .then(ack, fail);
   return rp;
 }
 
@@ -707,8 +796,12 @@ cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_
         return make_error(errc::forbidden, "bad cluster secret or wire version");
       index_rows out;
       auto max = std::min<uint32_t>(std::max<uint32_t>(x.max, 1), 1000);
+      // Only rows of shards whose home is this node (see home_shards).
+      std::function<bool(std::string_view)> keep;
+      if (auto& c = self->state.deps.cluster)
+        keep = [home = home_shards(c->view())](std::string_view id) { return home[shard_of(id)]; };
       auto rows = self->state.deps.store->scan_index(
-        x.prefix, x.after.empty() ? std::string{} : x.prefix + x.after, max);
+        x.prefix, x.after.empty() ? std::string{} : x.prefix + x.after, max, keep);
       for (auto& [k, v] : rows) {
         out.ids.push_back(k.substr(x.prefix.size()));
         out.values.push_back(std::move(v));

@@ -576,9 +576,9 @@ void cluster_member::end_move(uint32_t shard) {
   moving_.erase(shard);
 }
 
-bool cluster_member::commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
-                                 const std::string& to_node_id, int64_t to_lease,
-                                 std::string* error) {
+move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
+                                        const std::string& to_node_id, int64_t to_lease,
+                                        std::string* error) {
   etcd_client etcd{cfg_.etcd};  // this thread's own connection
   auto owner_key = cfg_.prefix + "owners/" + shard_key(shard);
   etcd_compare c;
@@ -591,16 +591,33 @@ bool cluster_member::commit_move(uint32_t shard, uint64_t epoch, const std::stri
                      etcd_op{etcd_op::put, cfg_.prefix + "homes/" + shard_key(shard), to, 0}},
                     {});
   if (!r) {
+    // No answer: the transaction may or may not have been applied. The owner
+    // key tells: it names `to` (committed) or still has revision `epoch`.
     *error = "etcd: " + etcd.last_error();
-    return false;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      if (attempt > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      auto now = etcd.range(owner_key, false);
+      if (!now)
+        continue;
+      if (!now->kvs.empty() && now->kvs[0].value == value) {
+        log::info("shard_move_committed", {{"shard", shard}, {"to", to}, {"resolved", true}});
+        return move_commit::committed;
+      }
+      if (!now->kvs.empty() && now->kvs[0].mod_revision == static_cast<int64_t>(epoch))
+        return move_commit::refused;  // not applied, and cannot be any more
+      *error = "the owner key of shard " + std::to_string(shard) + " changed";
+      return move_commit::refused;
+    }
+    return move_commit::unknown;
   }
   if (!r->succeeded) {
     *error = "the owner key of shard " + std::to_string(shard) + " changed (epoch " +
              std::to_string(epoch) + " is stale)";
-    return false;
+    return move_commit::refused;
   }
   log::info("shard_move_committed", {{"shard", shard}, {"to", to}, {"epoch", r->revision}});
-  return true;
+  return move_commit::committed;
 }
 
 std::optional<cluster_gateway_actor> cluster_member::peer_gateway(const std::string& name) const {

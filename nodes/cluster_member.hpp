@@ -92,6 +92,9 @@ struct cluster_shard_info {
   uint8_t state = 0;  // actors::shard_route::state_t
 };
 
+/// The outcome of a shard move's etcd transaction.
+enum class move_commit { committed, refused, unknown };
+
 struct cluster_view {
   std::string me;
   std::string node_id;
@@ -101,6 +104,16 @@ struct cluster_view {
   uint64_t loops = 0;
   std::string last_error;
 };
+
+/// The shards whose home is `v.me`: a node contributes only their index rows
+/// to the cluster-wide lists (a moved shard's old owner may still hold stale
+/// rows until it drops them; they are never read).
+inline std::vector<bool> home_shards(const cluster_view& v) {
+  std::vector<bool> out(shard_count, false);
+  for (size_t s = 0; s < v.shards.size() && s < shard_count; ++s)
+    out[s] = v.shards[s].home == v.me;
+  return out;
+}
 
 class cluster_member {
 public:
@@ -137,9 +150,12 @@ public:
 
   /// The one etcd transaction of a move: if `owners/SSS` still has
   /// mod_revision `epoch`, it now names `to` (bound to `to_lease`) and
-  /// `homes/SSS` is `to`. False (and why) otherwise; nothing changed then.
-  bool commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
-                   const std::string& to_node_id, int64_t to_lease, std::string* error);
+  /// `homes/SSS` is `to` (committed). Otherwise nothing changed (refused,
+  /// and why). When etcd does not answer the transaction, the owner key is
+  /// read back (for ~2 s) to tell which; `unknown` if it cannot be read.
+  /// Blocking: called on the gateway's own thread.
+  move_commit commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
+                          const std::string& to_node_id, int64_t to_lease, std::string* error);
 
   /// A live peer's gateway (fetched when the loop connected to it).
   std::optional<cluster_gateway_actor> peer_gateway(const std::string& name) const;

@@ -281,8 +281,11 @@ void with_index_page(request_ctx& c, const std::string& prefix,
     bool failed = false;
   };
   auto m = std::make_shared<merged>();
+  std::function<bool(std::string_view)> keep;
+  if (d.deps.home_shards)
+    keep = [home = d.deps.home_shards()](std::string_view id) { return home[shard_of(id)]; };
   for (auto& [k, v] : d.deps.store->scan_index(prefix, cursor.empty() ? std::string{} : prefix + cursor,
-                                              limit + 1))
+                                              limit + 1, keep))
     m->rows.emplace_back(k.substr(prefix.size()), std::move(v));
   auto finish_page = [m, limit, respond = c.finish, then] {
     if (m->failed) {

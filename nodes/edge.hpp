@@ -86,6 +86,9 @@ struct edge_deps {
     std::vector<std::string> down;
   };
   std::function<peer_set()> peers;
+  /// Cluster mode: the shards whose index rows this node contributes to
+  /// those lists (their home is this node; 256 entries). Unset: all.
+  std::function<std::vector<bool>()> home_shards;
   std::string cluster_secret;
 };
 

@@ -392,6 +392,11 @@ bool node::start(std::string* error) {
   }
   actors::timer_service_config tc;
   tc.poll_interval = d.cfg.timer_poll;
+  if (d.fence)  // cluster mode: only timers of shards served here fire
+    tc.fires = [fence = d.fence](std::string_view entity_id) {
+      auto s = shard_of(entity_id);
+      return fence->serves(s, fence->epoch(s));
+    };
   d.timers = actors::spawn_timer_service(*d.sys, d.store, d.trades, tc, d.registry.get(),
                                          d.valuation);
   if (!d.start_cluster(error))
@@ -452,6 +457,7 @@ bool node::start(std::string* error) {
       }
       return out;
     };
+    deps.home_shards = [c = d.cluster]() { return home_shards(c->view()); };
     deps.cluster_secret = d.cfg.admin_secret;
   }
   d.http_edge = std::make_unique<edge>(*d.sys, std::move(deps), ec2);

@@ -359,7 +359,8 @@ size_t event_store::read_log(uint64_t from, size_t max,
 }
 
 std::vector<std::pair<std::string, std::string>>
-event_store::scan_index(std::string_view prefix, std::string_view after, size_t max) const {
+event_store::scan_index(std::string_view prefix, std::string_view after, size_t max,
+                        const std::function<bool(std::string_view)>& keep) const {
   std::vector<std::pair<std::string, std::string>> out;
   std::unique_ptr<rocksdb::Iterator> it{
     impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_index_cf))};
@@ -371,6 +372,8 @@ event_store::scan_index(std::string_view prefix, std::string_view after, size_t 
     auto k = view(it->key());
     if (k.substr(0, prefix.size()) != prefix)
       break;
+    if (keep && !keep(k.substr(prefix.size())))
+      continue;
     out.emplace_back(std::string(k), std::string(view(it->value())));
   }
   return out;
@@ -425,7 +428,8 @@ std::optional<int64_t> event_store::timer_due(entity_kind kind, std::string_view
   return static_cast<int64_t>(get_be64(due));
 }
 
-std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max) const {
+std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max,
+                                               const std::function<bool(std::string_view)>& keep) const {
   std::vector<due_timer> out;
   std::unique_ptr<rocksdb::Iterator> it{
     impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->cf(cf_timers))};
@@ -441,7 +445,7 @@ std::vector<due_timer> event_store::due_timers(int64_t now_ms, size_t max) const
     t.kind = static_cast<entity_kind>(k[8]);
     auto rest = k.substr(9);
     auto nul = rest.find('\0');
-    if (nul == std::string_view::npos)
+    if (nul == std::string_view::npos || (keep && !keep(rest.substr(0, nul))))
       continue;
     t.entity_id = std::string(rest.substr(0, nul));
     t.name = std::string(rest.substr(nul + 1));
@@ -482,12 +486,35 @@ std::optional<std::string_view> exported_id(uint8_t cf, std::string_view k) {
         return std::nullopt;
       return rest.substr(0, nul);
     }
+    case cf_index_cf: {
+      // Rows an entity writes about itself: "owner\0<account>\0<ticket>",
+      // "trades\0<account>\0<trade>", "disputes\0<trade>"; the entity id is
+      // the last part. Other rows (consumer offsets) belong to the node.
+      using namespace std::string_view_literals;
+      for (auto prefix : {"owner\0"sv, "trades\0"sv, "disputes\0"sv}) {
+        if (!k.starts_with(prefix))
+          continue;
+        auto nul = k.rfind('\0');
+        if (nul < prefix.size() - 1 || nul + 1 >= k.size())
+          return std::nullopt;
+        if (prefix != "disputes\0"sv && nul == prefix.size() - 1)
+          return std::nullopt;  // no account part
+        return k.substr(nul + 1);
+      }
+      return std::nullopt;
+    }
     default:
       return std::nullopt;
   }
 }
 
-constexpr uint8_t exported_cfs[] = {cf_events, cf_snapshots, cf_timers, cf_timer_idx};
+constexpr uint8_t exported_cfs[] = {cf_events, cf_snapshots, cf_timers, cf_timer_idx, cf_index_cf};
+
+/// What drop_shard deletes: everything of the shard but its events and
+/// snapshots (this node's global log points at those).
+bool dropped_cf(uint8_t cf) {
+  return cf == cf_timers || cf == cf_timer_idx || cf == cf_index_cf;
+}
 
 } // namespace
 
@@ -511,15 +538,25 @@ bool event_store::export_shard(
   return true;
 }
 
-errc event_store::import_raw(std::span<const std::string> triples) {
-  if (triples.size() % 3 != 0)
+errc event_store::import_raw(uint32_t shard, std::span<const std::string> triples, bool purge) {
+  if (triples.size() % 3 != 0 || shard >= shard_count)
     return errc::invalid_argument;
   rocksdb::WriteBatch batch;
+  if (purge) {
+    bool ok = export_shard(shard, [&](uint8_t cf, std::string_view k, std::string_view) {
+      if (dropped_cf(cf))
+        batch.Delete(impl_->cf(static_cast<cf_id>(cf)), slice(k));
+      return true;
+    });
+    if (!ok)
+      return errc::storage_failure;
+  }
   for (size_t i = 0; i + 2 < triples.size(); i += 3) {
     if (triples[i].size() != 1)
       return errc::invalid_argument;
     auto cf = static_cast<uint8_t>(triples[i][0]);
-    if (!exported_id(cf, triples[i + 1]))
+    auto id = exported_id(cf, triples[i + 1]);
+    if (!id || shard_of(*id) != shard)
       return errc::invalid_argument;
     batch.Put(impl_->cf(static_cast<cf_id>(cf)), slice(triples[i + 1]), slice(triples[i + 2]));
   }
@@ -533,7 +570,7 @@ uint64_t event_store::drop_shard(uint32_t shard) {
   rocksdb::WriteBatch batch;
   uint64_t n = 0;
   export_shard(shard, [&](uint8_t cf, std::string_view k, std::string_view) {
-    if (cf != cf_timers && cf != cf_timer_idx)
+    if (!dropped_cf(cf))
       return true;  // events and snapshots stay: the global log points at them
     batch.Delete(impl_->cf(static_cast<cf_id>(cf)), slice(k));
     ++n;

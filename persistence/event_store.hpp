@@ -98,14 +98,18 @@ public:
   /// `export_shard` (flattened (cf code, key, value) triples) as one synced
   /// batch, without touching the global log (those events stay in the old
   /// owner's log history). Clears the last-sequence cache. Refuses unknown
-  /// column-family codes and malformed keys (invalid_argument) writing nothing.
-  errc import_raw(std::span<const std::string> triples);
+  /// column-family codes, malformed keys and keys of entities outside
+  /// `shard` (invalid_argument), writing nothing. With `purge`, the same batch
+  /// first deletes what `drop_shard(shard)` deletes (what an interrupted
+  /// earlier hand-off left here).
+  errc import_raw(uint32_t shard, std::span<const std::string> triples, bool purge = false);
 
-  /// Shard hand-off, old owner after the move committed: deletes the shard's
-  /// durable timers (so this node never wakes entities it no longer owns).
-  /// Its events and snapshots stay: they are part of this node's global log
-  /// history, which tailers and projections read; the shard's fence keeps
-  /// them from being served or appended to. Returns the number deleted.
+  /// Shard hand-off: deletes the shard's durable timers and index rows (the
+  /// old owner after the move committed, so it never wakes entities it no
+  /// longer owns; the target of an aborted move). Events and snapshots stay:
+  /// they are part of this node's global log history, which tailers and
+  /// projections read; the shard's fence keeps them from being served or
+  /// appended to. Returns the number deleted.
   uint64_t drop_shard(uint32_t shard);
   errc delete_timer(entity_kind kind, std::string_view entity_id, std::string_view name);
 
@@ -130,19 +134,26 @@ public:
                   const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
   /// Index entries whose key starts with `prefix` and is greater than
-  /// `after` (empty: from the start), in key order, at most `max`.
-  std::vector<std::pair<std::string, std::string>> scan_index(std::string_view prefix,
-                                                              std::string_view after,
-                                                              size_t max) const;
+  /// `after` (empty: from the start), in key order, at most `max`; with
+  /// `keep`, only entries whose key minus `prefix` it accepts (the others
+  /// are skipped and not counted).
+  std::vector<std::pair<std::string, std::string>>
+  scan_index(std::string_view prefix, std::string_view after, size_t max,
+             const std::function<bool(std::string_view)>& keep = {}) const;
 
-  /// Calls `fn(cf code, key, value)` for every event, snapshot and timer
-  /// entry of the entities in `shard` (a full scan; shard hand-off only).
+  /// Calls `fn(cf code, key, value)` for every event, snapshot, timer and
+  /// entity-owned index row (owner/trades/disputes lists) of the entities in
+  /// `shard` (a full scan; shard hand-off only). Node-local index rows
+  /// (consumer offsets) are not part of any shard.
   /// Returns false if RocksDB reported an error or `fn` stopped early.
   bool export_shard(uint32_t shard,
                     const std::function<bool(uint8_t, std::string_view, std::string_view)>& fn) const;
 
-  /// Timers due at or before `now_ms`, earliest first, at most `max`.
-  std::vector<due_timer> due_timers(int64_t now_ms, size_t max) const;
+  /// Timers due at or before `now_ms`, earliest first, at most `max`; with
+  /// `keep`, only timers whose entity id it accepts (the others are skipped
+  /// without counting, e.g. those of shards this node does not serve).
+  std::vector<due_timer> due_timers(int64_t now_ms, size_t max,
+                                    const std::function<bool(std::string_view)>& keep = {}) const;
   /// When the durable timer `name` of the entity fires; nullopt if none.
   std::optional<int64_t> timer_due(entity_kind kind, std::string_view entity_id,
                                    std::string_view name) const;

@@ -1,5 +1,7 @@
 #include "persistence/journal_actor.hpp"
 
+#include <algorithm>
+
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -65,6 +67,13 @@ struct journal_state {
   size_t pending_events = 0;
   bool flush_scheduled = false;
   journal_stats stats;
+  /// The last write_ring_size synced batch writes, in microseconds (a ring).
+  static constexpr size_t write_ring_size = 1024;
+  std::vector<uint32_t> write_us;
+  /// Per ring slot: when that batch was written (steady ms) and the events
+  /// total before it.
+  std::vector<std::pair<int64_t, uint64_t>> written_at;
+  size_t write_at = 0;
   // Reused buffers.
   std::vector<append_request> requests;
   std::vector<append_result> results;
@@ -72,6 +81,11 @@ struct journal_state {
 };
 
 using journal_pointer = journal_actor::stateful_pointer<journal_state>;
+
+int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 void flush(journal_pointer self) {
   auto& st = self->state;
@@ -97,6 +111,16 @@ void flush(journal_pointer self) {
   ++st.stats.batches;
   st.stats.events += info.events;
   st.stats.next_offset = st.store->next_offset();
+  auto us = static_cast<uint32_t>(std::min(info.write_seconds * 1e6, 4e9));
+  std::pair<int64_t, uint64_t> when{steady_ms(), st.stats.events - info.events};
+  if (st.write_us.size() < journal_state::write_ring_size) {
+    st.write_us.push_back(us);
+    st.written_at.push_back(when);
+  } else {
+    auto slot = st.write_at++ % journal_state::write_ring_size;
+    st.write_us[slot] = us;
+    st.written_at[slot] = when;
+  }
   if (st.metrics.batch_events) {
     st.metrics.batch_events->Observe(static_cast<double>(info.events));
     st.metrics.fsync_seconds->Observe(info.write_seconds);
@@ -165,13 +189,35 @@ journal_actor::behavior_type journal_impl(journal_pointer self, std::shared_ptr<
       auto out = self->state.stats;
       out.mailbox = self->mailbox().size();
       out.pending = self->state.pending.size();
+      auto w = self->state.write_us;  // a copy: at most 4 KB
+      if (!w.empty()) {
+        auto at = [&](size_t permille) {
+          auto k = std::min(w.size() - 1, w.size() * permille / 1000);
+          std::nth_element(w.begin(), w.begin() + static_cast<ptrdiff_t>(k), w.end());
+          return static_cast<uint64_t>(w[k]);
+        };
+        out.write_us_p50 = at(500);
+        out.write_us_p99 = at(990);
+        out.write_us_max = *std::max_element(w.begin(), w.end());
+        // The oldest batch in the ring: the next slot to overwrite once full.
+        auto& ring = self->state.written_at;
+        auto oldest = ring.size() < journal_state::write_ring_size
+                        ? ring.front()
+                        : ring[self->state.write_at % journal_state::write_ring_size];
+        auto span_ms = std::max<int64_t>(steady_ms() - oldest.first, 1);
+        out.events_per_s = (out.events - oldest.second) * 1000 / static_cast<uint64_t>(span_ms);
+      }
       return out;
+    },
+    [self](journal_barrier&) -> uint64_t {
+      flush(self);
+      return self->state.store->next_offset();
     },
     // Shard hand-off. Both run after every append queued before them (one
     // mailbox), on the writer thread that owns the store's caches.
     [self](import_entries& x) -> caf::result<uint64_t> {
       flush(self);
-      auto rc = self->state.store->import_raw(x.triples);
+      auto rc = self->state.store->import_raw(x.shard, x.triples, x.purge);
       if (rc != errc::ok)
         return make_error(rc, "importing entries of shard " + std::to_string(x.shard) + " failed");
       return static_cast<uint64_t>(x.triples.size() / 3);

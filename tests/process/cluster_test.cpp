@@ -452,6 +452,26 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
   // The old owner refuses to move what it no longer has.
   auto again = f.admin(from_idx, "shard move " + std::to_string(shard) + " " + to);
   CHECK(again.find("not served by this node") != std::string::npos);
+  // The owner lists now come from the new owner's rows: a ticket of the
+  // moved shard given away after the move leaves its seller's list and joins
+  // the receiver's, through every edge (the old owner's rows are not read).
+  {
+    auto erin = login(edges(0), "erin-cluster@example.com");
+    auto me = edges(1).get("/api/v1/me", {bearer(erin)});
+    REQUIRE(me.status == 200);
+    auto erin_id = std::string(me.json().at("id").as_string());
+    const auto& gift = in_shard.front();
+    auto r = edges(2).post("/api/v1/tickets/" + gift + "/transfer",
+                           R"({"to_account_id":")" + erin_id + R"("})", {bearer(token)});
+    REQUIRE(r.status == 200);
+    auto mine = list_before_kill;
+    REQUIRE(mine.erase(gift) == 1);
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(my_tickets(i, token) == mine);
+      CHECK(my_tickets(i, erin) == std::set<std::string>{gift});
+    }
+  }
 
   // A move interrupted by the target's death (kill -9 just before it): the
   // move is refused or aborted, and the old owner still owns the shard with

@@ -494,7 +494,8 @@ auto members(const append_events& x) {
 }
 auto members(const append_ack& x) { return std::tie(x.last_seq, x.first_offset); }
 auto members(const journal_stats& x) {
-  return std::tie(x.next_offset, x.batches, x.events, x.conflicts, x.fenced, x.mailbox, x.pending);
+  return std::tie(x.next_offset, x.batches, x.events, x.conflicts, x.fenced, x.mailbox, x.pending,
+                  x.write_us_p50, x.write_us_p99, x.write_us_max, x.events_per_s);
 }
 auto members(const region_stats& x) {
   return std::tie(x.active_entities, x.started, x.passivated, x.restarted_after_failure,
@@ -503,10 +504,12 @@ auto members(const region_stats& x) {
 auto members(const cluster_hello& x) { return std::tie(x.version, x.secret, x.from); }
 auto members(const admin_command& x) { return std::tie(x.version, x.secret, x.args); }
 auto members(const admin_reply& x) { return std::tie(x.json); }
-auto members(const import_entries& x) { return std::tie(x.shard, x.triples); }
+auto members(const import_entries& x) { return std::tie(x.shard, x.triples, x.purge); }
+auto members(const journal_barrier& x) { return std::tie(x.shard); }
 auto members(const drop_shard& x) { return std::tie(x.shard); }
 auto members(const shard_import& x) {
-  return std::tie(x.version, x.secret, x.shard, x.from_node, x.triples, x.done);
+  return std::tie(x.version, x.secret, x.shard, x.from_node, x.triples, x.chunk, x.done,
+                  x.aborted);
 }
 auto members(const shard_import_ack& x) { return std::tie(x.node_id, x.lease, x.written); }
 auto members(const read_log_page& x) { return std::tie(x.version, x.secret, x.from, x.max); }
@@ -610,20 +613,21 @@ TEST_CASE("CAF: every message type of the tt type-ID block survives inspect()") 
                    append_events{1, "tid", 4, {"e1", std::string("\0e2", 3)}, "snap", 6,
                                  {"owner\0k", "listed"}, {"wake", "123"}, 77});
   check_round_trip(sys, "append_ack", append_ack{5, 17});
-  check_round_trip(sys, "journal_stats", journal_stats{10, 2, 9, 1, 3, 4, 5});
+  check_round_trip(sys, "journal_stats", journal_stats{10, 2, 9, 1, 3, 4, 5, 6, 7, 8, 12});
   check_round_trip(sys, "region_stats", region_stats{3, 4, 5, 6, {0, 2, 1}, 7});
-  check_round_trip(sys, "cluster_hello", cluster_hello{2, "secret", "n1"});
-  check_round_trip(sys, "admin_command", admin_command{2, "secret", {"entity", "show"}});
+  check_round_trip(sys, "cluster_hello", cluster_hello{7, "secret", "n1"});
+  check_round_trip(sys, "admin_command", admin_command{7, "secret", {"entity", "show"}});
   check_round_trip(sys, "admin_reply", admin_reply{"{\"nodes\":[]}"});
-  check_round_trip(sys, "import_entries", import_entries{7, {std::string(1, '\1'), "k", "v"}});
+  check_round_trip(sys, "import_entries", import_entries{7, {std::string(1, '\1'), "k", "v"}, true});
+  check_round_trip(sys, "journal_barrier", journal_barrier{11});
   check_round_trip(sys, "drop_shard", drop_shard{9});
   check_round_trip(sys, "shard_import",
-                   shard_import{2, "secret", 5, "n1", {std::string(1, '\3'), "k", "v"}, true});
+                   shard_import{7, "secret", 5, "n1", {std::string(1, '\3'), "k", "v"}, 4, true, true});
   check_round_trip(sys, "shard_import_ack", shard_import_ack{"nid", 77, 3});
-  check_round_trip(sys, "read_log_page", read_log_page{2, "secret", 9, 100});
+  check_round_trip(sys, "read_log_page", read_log_page{7, "secret", 9, 100});
   check_round_trip(sys, "log_page", log_page{{std::string("\0ev", 3)}, 10, 12});
   check_round_trip(sys, "read_index_range",
-                   read_index_range{2, "secret", std::string("owner\0U1\0", 10), "K9", 51});
+                   read_index_range{7, "secret", std::string("owner\0U1\0", 10), "K9", 51});
   check_round_trip(sys, "index_rows", index_rows{{"K1", "K2"}, {"", std::string("\0v", 2)}});
   {
     std::vector<std::string> v{"a", "", std::string("\0z", 2)};

@@ -361,10 +361,23 @@ TEST_CASE("event store: a shard's entries export, import elsewhere and drop (sha
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i)
     ids.push_back("shard-entity-" + std::to_string(i));
+  using namespace std::string_literals;
+  auto owner_row = [](const std::string& id) { return "owner\0acct\0"s + id; };
   for (auto& id : ids) {
-    REQUIRE(append(*a, entity_kind::ticket, id, 0, {"e1-" + id, "e2-" + id}).code == errc::ok);
+    // Each ticket writes its owner-list row (part of its shard).
+    REQUIRE(run(*a, {req_data{entity_kind::ticket, id, 0, {"e1-" + id, "e2-" + id}, {}, 0,
+                              {owner_row(id), "listed"}}})
+              .at(0)
+              .code
+            == errc::ok);
     REQUIRE(a->put_timer(due_timer{1000, entity_kind::trade, id, "wake", "p"}) == errc::ok);
   }
+  // A node-local row (a consumer's offset) belongs to no shard.
+  REQUIRE(run(*a, {req_data{entity_kind::unknown, "consumer-x", 0, {}, {}, 0,
+                            {"consumer\0"s + ids[0], "7"}}})
+            .at(0)
+            .code
+          == errc::ok);
   auto shard = shard_of(ids[0]);
   std::vector<std::string> triples;
   size_t events = 0;
@@ -378,9 +391,37 @@ TEST_CASE("event store: a shard's entries export, import elsewhere and drop (sha
   size_t in_shard = 0;
   for (auto& id : ids)
     in_shard += shard_of(id) == shard;
-  CHECK(events == in_shard * (2 + 2));  // two events, one timer, one timer index entry each
+  // two events, one timer, one timer index entry, one owner row each
+  CHECK(events == in_shard * (2 + 2 + 1));
   CHECK(b->last_seq(entity_kind::ticket, ids[0]) == 0);
-  REQUIRE(b->import_raw(triples) == errc::ok);
+  // Entries of another shard are refused as a whole: nothing is written.
+  auto other = ids[0];
+  for (auto& id : ids)
+    if (shard_of(id) != shard)
+      other = id;
+  REQUIRE(shard_of(other) != shard);
+  auto foreign = triples;
+  foreign.insert(foreign.end(), {triples[0], entity_prefix(entity_kind::ticket, other) + std::string(8, '\1'), "x"});
+  CHECK(b->import_raw(shard, foreign) == errc::invalid_argument);
+  CHECK(b->import_raw(shard_of(other), triples) == errc::invalid_argument);
+  CHECK(b->last_seq(entity_kind::ticket, ids[0]) == 0);
+  CHECK(b->scan_index("owner\0acct\0"s, {}, 1000).empty());
+  // Something an earlier interrupted move left on b: a stale timer and row.
+  std::string stale_id;
+  for (int i = 0; stale_id.empty(); ++i)
+    if (auto id = "stale-" + std::to_string(i); shard_of(id) == shard)
+      stale_id = id;
+  REQUIRE(b->put_timer(due_timer{500, entity_kind::trade, stale_id, "wake", "old"}) == errc::ok);
+  REQUIRE(run(*b, {req_data{entity_kind::ticket, stale_id, 0, {"s1"}, {}, 0,
+                            {owner_row(stale_id), "listed"}}})
+            .at(0)
+            .code
+          == errc::ok);
+  REQUIRE(b->import_raw(shard, triples, /*purge=*/true) == errc::ok);
+  // The purge took the stale timer and row (not the stale events).
+  CHECK(b->due_timers(2000, 1000).size() == in_shard);
+  CHECK(b->scan_index("owner\0acct\0"s, {}, 1000).size() == in_shard);
+  CHECK(b->last_seq(entity_kind::ticket, stale_id) == 1);
   for (auto& id : ids) {
     CAPTURE(id);
     if (shard_of(id) != shard) {
@@ -396,15 +437,24 @@ TEST_CASE("event store: a shard's entries export, import elsewhere and drop (sha
   CHECK(b->due_timers(2000, 1000).size() == in_shard);
   CHECK(b->next_offset() > 1);  // only the appends above, not the import, reached b's log
   // Malformed input writes nothing.
-  CHECK(b->import_raw(std::vector<std::string>{"x", "y"}) == errc::invalid_argument);
-  CHECK(b->import_raw(std::vector<std::string>{std::string(1, '\x09'), "k", "v"})
+  CHECK(b->import_raw(shard, std::vector<std::string>{"x", "y"}) == errc::invalid_argument);
+  CHECK(b->import_raw(shard, std::vector<std::string>{std::string(1, '\x09'), "k", "v"})
         == errc::invalid_argument);
-  // The old owner drops the shard's timers; its events stay readable through
-  // the global log (which points at them); other shards are untouched.
-  CHECK(a->drop_shard(shard) == in_shard * 2);
+  CHECK(b->import_raw(shard_count, {}) == errc::invalid_argument);
+  // Filters: timers and rows of the shard only.
+  auto in = [&](std::string_view id) { return shard_of(id) == shard; };
+  CHECK(a->due_timers(2000, 1000, in).size() == in_shard);
+  CHECK(a->due_timers(2000, 1, [&](std::string_view id) { return !in(id); }).size() == 1);
+  CHECK(a->scan_index("owner\0acct\0"s, {}, 1000, in).size() == in_shard);
+  // The old owner drops the shard's timers and rows; its events stay readable
+  // through the global log (which points at them); other shards and the
+  // node's own rows are untouched.
+  CHECK(a->drop_shard(shard) == in_shard * 3);
   for (auto& id : ids)
     CHECK(a->last_seq(entity_kind::ticket, id) == 2u);
   CHECK(a->due_timers(2000, 1000).size() == ids.size() - in_shard);
+  CHECK(a->scan_index("owner\0acct\0"s, {}, 1000).size() == ids.size() - in_shard);
+  CHECK(a->scan_index("consumer\0"s, {}, 10).size() == 1);
   size_t logged = a->read_log(1, 1000, [](uint64_t, std::string_view) { return true; });
   CHECK(logged == ids.size() * 2);
 }
