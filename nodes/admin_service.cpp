@@ -201,20 +201,48 @@ caf::result<admin_reply> entity_show(gateway_pointer self, entity_kind k, const 
                     "kind");
 }
 
-/// Events and snapshots are read from this node's journal, so the shard
-/// must be served here; otherwise the reply names the node that has it.
-caf::error require_local(gateway_pointer self, const std::string& id) {
+/// The node that owns `id`'s shard when that is not this one ("" when it
+/// is this one, or in the embedded mode).
+std::string owner_elsewhere(gateway_pointer self, const std::string& id) {
   auto& d = self->state.deps;
   if (!d.cluster)
     return {};
   auto v = d.cluster->view();
   auto s = shard_of(id);
   if (s < v.shards.size() && v.shards[s].owner != d.node_name)
-    return make_error(errc::invalid_argument,
-                      "shard " + std::to_string(s) + " of " + id + " lives on node '"
-                        + v.shards[s].owner + "'; run this command there",
-                      "node");
+    return v.shards[s].owner.empty() ? std::string{"(none)"} : v.shards[s].owner;
   return {};
+}
+
+/// Events, snapshots and passivation use this node's journal and regions,
+/// so the shard must be served here (`run` forwards such commands to the
+/// owner first; this catches an owner that changed meanwhile).
+caf::error require_local(gateway_pointer self, const std::string& id) {
+  auto owner = owner_elsewhere(self, id);
+  if (owner.empty())
+    return {};
+  return make_error(errc::unavailable,
+                    "shard " + std::to_string(shard_of(id)) + " of " + id + " lives on node '"
+                      + owner + "'",
+                    "node");
+}
+
+/// Runs an admin command on node `owner` (its gateway) and relays the reply.
+/// `args` end with "--here", so the owner runs it and never forwards again.
+caf::result<admin_reply> forward_to(gateway_pointer self, const std::string& owner,
+                                    std::vector<std::string> args) {
+  auto& d = self->state.deps;
+  auto gw = d.cluster ? d.cluster->peer_gateway(owner) : std::nullopt;
+  if (!gw)
+    return make_error(errc::unavailable,
+                      "node '" + owner + "' (the owner) is not connected; try again", "node");
+  args.emplace_back("--here");
+  auto rp = self->make_response_promise<admin_reply>();
+  self->request(*gw, std::chrono::seconds(10),
+                admin_command{cluster_wire_version, d.secret, std::move(args)})
+    .then([rp](admin_reply& r) mutable { rp.deliver(std::move(r)); },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
 }
 
 caf::result<admin_reply> entity_events(gateway_pointer self, entity_kind k, const std::string& id,
@@ -677,7 +705,12 @@ caf::result<shard_import_ack> shard_import_cmd(gateway_pointer self, shard_impor
   return rp;
 }
 
-caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string>& a) {
+caf::result<admin_reply> run(gateway_pointer self, std::vector<std::string> a) {
+  // "--here" (appended when a node forwards a command to an entity's owner):
+  // run it on this node, never forward again.
+  bool here = !a.empty() && a.back() == "--here";
+  if (here)
+    a.pop_back();
   auto bad = [](std::string msg) {
     return make_error(errc::invalid_argument, std::move(msg) + "; commands: " + help_text,
                       "command");
@@ -732,6 +765,10 @@ caf::result<admin_reply> run(gateway_pointer self, const std::vector<std::string
     const auto& id = a[base + 1];
     if (id.empty() || id.size() > 64)
       return bad("bad id");
+    // Events, snapshots and passivation happen where the entity lives.
+    if (!here && (verb != "entity" || a[1] == "events"))
+      if (auto owner = owner_elsewhere(self, id); !owner.empty() && owner != "(none)")
+        return forward_to(self, owner, a);
     if (verb == "snapshot")
       return snapshot_cmd(self, *k, id);
     if (verb == "passivate")

@@ -29,17 +29,26 @@ namespace json = boost::json;
 
 namespace {
 
-const char* const verbs[] = {"nodes", "shards", "entity", "snapshot", "passivate", "timers",
-                             "stats", "config", "model", "match", "help", "quit", "exit", nullptr};
+const char* const verbs[] = {"nodes", "shards", "shard", "entity", "snapshot", "passivate",
+                             "timers", "stats", "config", "model", "match", "help", "quit",
+                             "exit", nullptr};
+const char* const kinds[] = {"ticket", "account", "wallet", "trade", "email_index", nullptr};
+const char* const entity_words[] = {"show", "events", nullptr};
+const char* const shard_words[] = {"move", nullptr};
+const char* const model_words[] = {"reload", "retrain", nullptr};
+const char* const timers_words[] = {"--due", nullptr};
 
-char* verb_generator(const char* text, int state) {
+/// The words readline offers at the cursor (set by `complete`).
+const char* const* candidates = verbs;
+
+char* word_generator(const char* text, int state) {
   static size_t idx;
   static size_t len;
   if (state == 0) {
     idx = 0;
     len = std::strlen(text);
   }
-  while (const char* v = verbs[idx]) {
+  while (const char* v = candidates[idx]) {
     ++idx;
     if (std::strncmp(v, text, len) == 0)
       return strdup(v);
@@ -47,11 +56,34 @@ char* verb_generator(const char* text, int state) {
   return nullptr;
 }
 
+/// Completes the verb, then the word its grammar expects next: `entity
+/// show|events`, then KIND; `snapshot|passivate KIND`; `shard move`;
+/// `model reload|retrain`; `timers --due`.
 char** complete(const char* text, int start, int) {
   rl_attempted_completion_over = 1;
-  if (start == 0)
-    return rl_completion_matches(text, verb_generator);
-  return nullptr;
+  std::vector<std::string> before;
+  {
+    std::istringstream in(std::string(rl_line_buffer, static_cast<size_t>(start)));
+    for (std::string w; in >> w;)
+      before.push_back(w);
+  }
+  candidates = nullptr;
+  if (before.empty())
+    candidates = verbs;
+  else if (before.size() == 1 && before[0] == "entity")
+    candidates = entity_words;
+  else if ((before.size() == 2 && before[0] == "entity")
+           || (before.size() == 1 && (before[0] == "snapshot" || before[0] == "passivate")))
+    candidates = kinds;
+  else if (before.size() == 1 && before[0] == "shard")
+    candidates = shard_words;
+  else if (before.size() == 1 && before[0] == "model")
+    candidates = model_words;
+  else if (before.size() == 1 && before[0] == "timers")
+    candidates = timers_words;
+  if (candidates == nullptr)
+    return nullptr;
+  return rl_completion_matches(text, word_generator);
 }
 
 std::vector<std::string> split_words(const std::string& line) {
@@ -158,10 +190,12 @@ int main(int argc, char** argv) {
   app.add_option("--secret-file", secret_file, "file with the admin secret (else TT_ADMIN_SECRET)");
   app.add_flag("--json", as_json, "print raw JSON instead of tables");
   app.add_option("--timeout-s", timeout_s, "per-command timeout")->capture_default_str();
-  app.footer("Commands: nodes | shards | entity show KIND ID | entity events KIND ID [--from SEQ]\n"
-             "          snapshot KIND ID | passivate KIND ID | timers [--due] | stats | config\n"
-             "          model reload [PATH]\n"
-             "KIND: ticket, account, wallet, trade, email_index");
+  app.footer("Commands: nodes | shards | shard move SHARD NODE | entity show KIND ID\n"
+             "          entity events KIND ID [--from SEQ] | snapshot KIND ID | passivate KIND ID\n"
+             "          timers [--due] | stats | config | model reload [PATH] | model retrain\n"
+             "          match | help\n"
+             "KIND: ticket, account, wallet, trade, email_index. Any node answers: entity\n"
+             "commands run on the node that owns the entity's shard.");
   CLI11_PARSE(app, argc, argv);
 
   std::string secret;

@@ -471,6 +471,25 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
       CHECK(my_tickets(i, token) == mine);
       CHECK(my_tickets(i, erin) == std::set<std::string>{gift});
     }
+    // tt-admin on any node shows the moved ticket's events and snapshot: a
+    // node that does not own the shard runs the command on the owner.
+    std::string first_events;
+    for (int i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      auto ev = f.admin(i, "entity events ticket " + gift);
+      boost::system::error_code ec;
+      auto j = boost::json::parse(ev, ec);
+      REQUIRE_MESSAGE(!ec, ev);
+      auto& arr = j.at("events").as_array();
+      CHECK(arr.size() >= 3);  // listed, price updates, transferred
+      CHECK(arr.back().at("type") == "ticket_transferred");
+      if (i == 0)
+        first_events = ev;
+      CHECK(ev == first_events);
+      auto snap = boost::json::parse(f.admin(i, "snapshot ticket " + gift), ec);
+      REQUIRE(!ec);
+      CHECK(snap.at("last_seq").as_int64() == static_cast<int64_t>(arr.size()));
+    }
   }
 
   // A move interrupted by the target's death (kill -9 just before it): the
