@@ -2,11 +2,13 @@
 // two tt-node processes (fsync on), lists tickets, then drives durable writes
 // (PATCH price, one event each) through node A for (1) tickets whose shard A
 // owns — the same-node baseline measured in this run — and (2) tickets whose
-// shard B owns, forwarded over the CAF middleman. Prints both rates and the
-// ratio (target: remote >= 0.5x local).
+// shard B owns, forwarded over the CAF middleman; then (3) new listings
+// through A, each sorted by whether its (server-chosen) shard lives on A or B.
+// Prints the rates, latencies and remote/local ratios (target: >= 0.5x).
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <mutex>
 
@@ -57,6 +59,57 @@ result drive(uint16_t port, const std::vector<std::string>& ids, const std::stri
   for (auto& t : threads)
     t.join();
   return result{static_cast<double>(done) / seconds, tt::bench::percentile(lat, 0.5), tt::bench::percentile(lat, 0.99), errors};
+}
+
+/// Listings (POST /api/v1/tickets, one durable event each) through `port`
+/// from `clients` closed-loop connections for `seconds`. A new ticket's id,
+/// and so its shard, is chosen by the server, so one run mixes both kinds;
+/// each answer is sorted by where its shard lives (`is_local(id)`).
+struct listing_result {
+  double rate = 0;  // all listings per second
+  std::vector<double> local_ms, remote_ms;
+  size_t errors = 0;
+};
+
+listing_result drive_listings(uint16_t port, const std::string& token, int clients, double seconds,
+                              const std::function<bool(const std::string&)>& is_local) {
+  std::atomic<size_t> errors{0};
+  std::mutex mtx;
+  listing_result out;
+  std::vector<std::thread> threads;
+  auto until = clk::now() + std::chrono::duration<double>(seconds);
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      http_client h{port};
+      std::vector<double> local, remote;
+      for (int k = 0; clk::now() < until; ++k) {
+        auto t0 = clk::now();
+        auto r = h.post("/api/v1/tickets", listing_body("l" + std::to_string(c), 100000 + k),
+                        {bearer(token)});
+        double ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+        if (r.status != 201) {
+          ++errors;
+          continue;
+        }
+        (is_local(std::string(r.json().at("id").as_string())) ? local : remote).push_back(ms);
+      }
+      std::lock_guard<std::mutex> g{mtx};
+      out.local_ms.insert(out.local_ms.end(), local.begin(), local.end());
+      out.remote_ms.insert(out.remote_ms.end(), remote.begin(), remote.end());
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  out.errors = errors;
+  out.rate = static_cast<double>(out.local_ms.size() + out.remote_ms.size()) / seconds;
+  return out;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v)
+    s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
 } // namespace
@@ -123,6 +176,12 @@ int main(int argc, char** argv) {
   // Split the ids by the home of their shard: the same rendezvous rule the
   // nodes applied when the two-node cluster formed (nodes/cluster_member).
   std::vector<std::string> local_ids, remote_ids;
+  // Home of a shard: highest FNV score of "name/shard" (nodes/cluster_member).
+  auto on_n1 = [](const std::string& id) {
+    auto s = tt::shard_of(id);
+    auto score = [&](const std::string& n) { return tt::stable_hash(n + "/" + std::to_string(s)); };
+    return score("n1") >= score("n2");
+  };
   std::fprintf(stderr, "[bench] listing %d tickets\n", tickets);
   for (int k = 0; k < tickets; ++k) {
     auto r = a.post("/api/v1/tickets", listing_body("bench", k), {bearer(token)});
@@ -131,10 +190,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     auto id = std::string(r.json().at("id").as_string());
-    // Home of the shard: highest FNV score of "name/shard" (nodes/cluster_member).
-    auto s = tt::shard_of(id);
-    auto score = [&](const std::string& n) { return tt::stable_hash(n + "/" + std::to_string(s)); };
-    (score("n1") >= score("n2") ? local_ids : remote_ids).push_back(id);
+    (on_n1(id) ? local_ids : remote_ids).push_back(id);
   }
   std::fprintf(stderr, "[bench] %zu tickets on n1 (local), %zu on n2 (remote)\n", local_ids.size(),
                remote_ids.size());
@@ -149,10 +205,31 @@ int main(int argc, char** argv) {
                "writes via n1 (PATCH)", "req/s", "p50 ms", "p99 ms", "errors", "shard on n1 (local)",
                local.rate, local.p50, local.p99, local.errors, "shard on n2 (remote)", remote.rate,
                remote.p50, remote.p99, remote.errors, ratio);
+  // Listings through n1: where each new ticket lands is the server's choice,
+  // so both kinds share one run. At a fixed number of closed-loop clients,
+  // throughput is clients / mean latency, so the listings/s each kind would
+  // reach alone is estimated as clients / its mean latency.
+  std::fprintf(stderr, "[bench] listing run through n1 (%d clients, %.0f s)\n", clients, seconds);
+  auto lst = drive_listings(http[0], token, clients, seconds, on_n1);
+  double lm = mean(lst.local_ms), rm = mean(lst.remote_ms);
+  double l_rate = lm > 0 ? clients * 1000.0 / lm : 0, r_rate = rm > 0 ? clients * 1000.0 / rm : 0;
+  double l_ratio = l_rate > 0 ? r_rate / l_rate : 0;
+  std::fprintf(stderr,
+               "\n%-28s %12s %10s %10s %10s %8s\n%-28s %12.0f %10.1f %10.1f %10zu\n%-28s %12.0f "
+               "%10.1f %10.1f %10zu\nlistings/s through n1, both kinds: %.0f (%zu errors)\n"
+               "remote/local listings = %.2fx (target >= 0.5x)\n",
+               "listings via n1 (POST)", "est. req/s", "p50 ms", "p99 ms", "count", "",
+               "landed on n1 (local)", l_rate, tt::bench::percentile(lst.local_ms, 0.5),
+               tt::bench::percentile(lst.local_ms, 0.99), lst.local_ms.size(),
+               "landed on n2 (remote)", r_rate, tt::bench::percentile(lst.remote_ms, 0.5),
+               tt::bench::percentile(lst.remote_ms, 0.99), lst.remote_ms.size(), lst.rate,
+               lst.errors, l_ratio);
   std::printf("{\"bench\":\"cluster\",\"clients\":%d,\"local_rps\":%.0f,\"remote_rps\":%.0f,"
-              "\"local_p99_ms\":%.1f,\"remote_p99_ms\":%.1f,\"ratio\":%.3f,\"errors\":%zu}\n",
+              "\"local_p99_ms\":%.1f,\"remote_p99_ms\":%.1f,\"ratio\":%.3f,\"errors\":%zu,"
+              "\"listings_rps\":%.0f,\"listing_local_est_rps\":%.0f,"
+              "\"listing_remote_est_rps\":%.0f,\"listing_ratio\":%.3f,\"listing_errors\":%zu}\n",
               clients, local.rate, remote.rate, local.p99, remote.p99, ratio,
-              local.errors + remote.errors);
+              local.errors + remote.errors, lst.rate, l_rate, r_rate, l_ratio, lst.errors);
   for (auto& n : nodes)
     n->kill(SIGTERM);
   return 0;
