@@ -25,6 +25,7 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -75,6 +76,8 @@ public:
     std::array<std::unordered_map<small_string, entry, small_string_hash>, shard_count> shards;
     /// Actor id of each live entity -> its entity id (for down messages).
     std::unordered_map<caf::actor_id, small_string> ids_by_actor;
+    /// Cluster mode: forwarded commands not answered yet, per peer node.
+    std::map<caf::node_id, size_t> remote_in_flight;
     region_stats stats;
     static inline const char* name = Traits::name;
   };
@@ -129,7 +132,7 @@ public:
       auto sender = self->current_sender();
       bool from_peer = sender && sender->node() != self->node();
       if (r.state == shard_route::remote && r.owner && !from_peer)
-        return self->delegate(Traits::remote(*r.owner), std::move(cmd));
+        return forward<Reply>(self, Traits::remote(*r.owner), std::move(cmd));
       if (r.state != shard_route::local || !st.env->fence
           || !st.env->fence->serves(shard_no, st.env->fence->epoch(shard_no)))
         return make_error(errc::unavailable,
@@ -154,6 +157,36 @@ public:
       return rp;
     }
     return self->delegate(e.handle, std::move(cmd));
+  }
+
+  /// Sends `cmd` to a peer's region within the per-peer window and relays
+  /// the answer (or unavailable on timeout or a full window).
+  template <class Reply, class Handle, class Cmd>
+  static caf::result<Reply> forward(pointer self, const Handle& peer, Cmd&& cmd) {
+    auto& st = self->state;
+    auto node = peer.node();
+    auto& n = st.remote_in_flight[node];
+    if (n >= st.cfg.remote_window)
+      return make_error(errc::unavailable,
+                        "too many commands in flight to the shard's node; retry", "shard");
+    ++n;
+    auto rp = self->template make_response_promise<Reply>();
+    auto on_reply = [self, rp, node](Reply& r) mutable {
+      --self->state.remote_in_flight[node];
+      rp.deliver(std::move(r));
+    };
+    auto on_error = [self, rp, node](caf::error& err) mutable {
+      --self->state.remote_in_flight[node];
+      if (err == caf::sec::request_timeout)
+        err = make_error(errc::unavailable, "the shard's node did not answer in time; retry",
+                         "shard");
+      rp.deliver(std::move(err));
+    };
+    if (st.cfg.remote_timeout.count() > 0)
+      self->request(peer, st.cfg.remote_timeout, std::forward<Cmd>(cmd)).then(on_reply, on_error);
+    else
+      self->request(peer, caf::infinite, std::forward<Cmd>(cmd)).then(on_reply, on_error);
+    return rp;
   }
 
   static region_stats stats(pointer self) {

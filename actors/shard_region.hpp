@@ -19,6 +19,15 @@ struct region_config {
   /// How often idle entities are looked for; 0: never (deterministic tests
   /// whose simulated clock would otherwise fire the sweep forever).
   std::chrono::milliseconds sweep_interval{std::chrono::seconds{1}};
+  /// Cluster mode: commands this region forwards to one peer node and that
+  /// are not answered yet, at most this many; beyond it a command is refused
+  /// at once (unavailable: 503 at the edge) instead of queueing without bound
+  /// behind a slow peer.
+  size_t remote_window = 2048;
+  /// A forwarded command not answered within this time is answered
+  /// unavailable (and frees its place in the window). 0: no timeout (for
+  /// deterministic tests, whose simulated clock fires every timeout).
+  std::chrono::milliseconds remote_timeout{std::chrono::seconds{10}};
 };
 
 ticket_region_actor spawn_ticket_region(caf::actor_system& sys, entity_env env,

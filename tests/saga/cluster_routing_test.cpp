@@ -61,6 +61,8 @@ struct node_parts {
     actors::region_config rc;
     rc.idle_timeout = std::chrono::hours{1};
     rc.sweep_interval = std::chrono::milliseconds{0};  // no periodic timer: exec_all ends
+    rc.remote_timeout = std::chrono::milliseconds{0};  // exec_all would fire it at once
+    rc.remote_window = 2;
     tickets = actors::spawn_ticket_region(sys, env, rc, nullptr);
     fence->set_lease_deadline(std::numeric_limits<int64_t>::max());
   }
@@ -167,7 +169,7 @@ errc code_of(const caf::error& err) { return describe(err).code; }
 
 CAF_TEST_FIXTURE_SCOPE(cluster_routing_tests, fixture)
 
-CAF_TEST(a command for a remote shard is served by its owner and answered directly) {
+CAF_TEST(a command for a remote shard is served by its owner and relayed back) {
   auto cmd = listing(true);
   auto v = ask<ticket_view>(earth, e.tickets, cmd);
   CAF_REQUIRE(v);
@@ -184,6 +186,27 @@ CAF_TEST(a command for a remote shard is served by its owner and answered direct
   CAF_REQUIRE(ask<ticket_view>(earth, e.tickets, local));
   CAF_CHECK_EQUAL(e.store->last_seq(entity_kind::ticket, local.ticket_id), 1u);
   CAF_CHECK_EQUAL(m.store->last_seq(entity_kind::ticket, local.ticket_id), 0u);
+}
+
+CAF_TEST(forwarded commands beyond the per-peer window are refused at once) {
+  // The fixture's window is 2: of three commands for mars' shards queued at
+  // earth's region before it runs, the third is refused without being sent.
+  std::vector<list_ticket> cmds{listing(true, 1), listing(true, 2), listing(true, 3)};
+  std::vector<caf::response_handle<caf::blocking_actor, caf::detail::type_list<ticket_view>, true>>
+    handles;
+  for (auto& c : cmds)
+    handles.push_back(earth.self->request(e.tickets, caf::infinite, c));
+  exec_all();
+  int served = 0, refused = 0;
+  for (auto& h : handles)
+    h.receive([&](ticket_view&) { ++served; },
+              [&](caf::error& err) { refused += code_of(err) == errc::unavailable; });
+  CAF_CHECK_EQUAL(served, 2);
+  CAF_CHECK_EQUAL(refused, 1);
+  CAF_CHECK_EQUAL(m.store->last_seq(entity_kind::ticket, cmds[2].ticket_id), 0u);
+  // The answers freed the window: the refused command goes through now.
+  CAF_CHECK(ask<ticket_view>(earth, e.tickets, cmds[2]));
+  CAF_CHECK_EQUAL(m.store->last_seq(entity_kind::ticket, cmds[2].ticket_id), 1u);
 }
 
 CAF_TEST(a shard whose owner is down answers unavailable at once) {
