@@ -591,23 +591,36 @@ move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const st
                      etcd_op{etcd_op::put, cfg_.prefix + "homes/" + shard_key(shard), to, 0}},
                     {});
   if (!r) {
-    // No answer: the transaction may or may not have been applied. The owner
-    // key tells: it names `to` (committed) or still has revision `epoch`.
+    // No answer: the transaction may have been applied, or may still be
+    // (etcd can apply a request whose answer timed out). First make sure it
+    // cannot apply later: rewrite the owner key unchanged if it still has
+    // revision `epoch` (its compare then fails forever; this node serves the
+    // shard at the new revision). Then the home key tells: the transaction
+    // writes it with the owner key, and it is not leased.
     *error = "etcd: " + etcd.last_error();
+    auto home_key = cfg_.prefix + "homes/" + shard_key(shard);
     for (int attempt = 0; attempt < 10; ++attempt) {
       if (attempt > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      auto now = etcd.range(owner_key, false);
-      if (!now)
+      auto owner = etcd.range(owner_key, false);
+      if (!owner)
         continue;
-      if (!now->kvs.empty() && now->kvs[0].value == value) {
+      if (!owner->kvs.empty() && owner->kvs[0].mod_revision == static_cast<int64_t>(epoch)) {
+        auto bump = etcd.txn(
+          {c}, {etcd_op{etcd_op::put, owner_key, owner->kvs[0].value, owner->kvs[0].lease}}, {});
+        if (!bump)
+          continue;
+        if (bump->succeeded)
+          return move_commit::refused;  // the move's transaction can no longer apply
+      }
+      auto home = etcd.range(home_key, false);
+      if (!home)
+        continue;
+      if (!home->kvs.empty() && home->kvs[0].value == to) {
         log::info("shard_move_committed", {{"shard", shard}, {"to", to}, {"resolved", true}});
         return move_commit::committed;
       }
-      if (!now->kvs.empty() && now->kvs[0].mod_revision == static_cast<int64_t>(epoch))
-        return move_commit::refused;  // not applied, and cannot be any more
-      *error = "the owner key of shard " + std::to_string(shard) + " changed";
-      return move_commit::refused;
+      return move_commit::refused;  // the owner key moved on without the move
     }
     return move_commit::unknown;
   }

@@ -151,8 +151,10 @@ public:
   /// The one etcd transaction of a move: if `owners/SSS` still has
   /// mod_revision `epoch`, it now names `to` (bound to `to_lease`) and
   /// `homes/SSS` is `to` (committed). Otherwise nothing changed (refused,
-  /// and why). When etcd does not answer the transaction, the owner key is
-  /// read back (for ~2 s) to tell which; `unknown` if it cannot be read.
+  /// and why). When etcd does not answer the transaction, it first makes sure
+  /// the transaction can never apply later (rewrites the owner key unchanged
+  /// if it is still at `epoch`: a new epoch for this node), then reads the
+  /// home key to tell which (for ~2 s); `unknown` if etcd stays silent.
   /// Blocking: called on the gateway's own thread.
   move_commit commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
                           const std::string& to_node_id, int64_t to_lease, std::string* error);
