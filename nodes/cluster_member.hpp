@@ -219,7 +219,7 @@ public:
   move_commit commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
                           const std::string& to_node_id, int64_t to_lease, std::string* error);
 
-  /// A live peer's gateway (fetched when the loop connected to it).
+  /// A live peer's gateway (once a connect attempt reached it; nullopt before).
   std::optional<cluster_gateway_actor> peer_gateway(const std::string& name) const;
 
   /// Exchanges the cluster-wide secret files with etcd (see the key list):
