@@ -282,23 +282,24 @@ constexpr auto hello_timeout = std::chrono::seconds(2);
 // start(): how long the first round's peer connects may delay the edge.
 constexpr auto first_connect_wait = std::chrono::seconds(3);
 
-/// Ends attempt `job` in the shared table (connected when `regions` is set)
-/// and wakes the loop so the route appears at once.
+/// Ends attempt `job` in the shared table (connected when `regions` is set;
+/// then the loop is woken so the route appears at once).
 void finish_attempt(const std::shared_ptr<cluster_peer_links>& links, const connect_job& job,
                     std::shared_ptr<const node_regions> regions, cluster_gateway_actor gw,
                     const std::string& why) {
   std::lock_guard<std::mutex> g{links->mtx};
   if (links->stopping)
     return;
-  if (regions) {
+  bool regions_set = regions != nullptr;
+  if (regions_set) {
     if (links->table.connected(job.node_id, job.attempt, std::move(regions), std::move(gw)))
       log::info("cluster_peer_connected", {{"peer", job.name}, {"node_id", job.node_id}});
   } else if (links->table.failed(job.node_id, job.attempt, links->fence->now_ms())) {
     log::warn("cluster_peer_unreachable", {{"peer", job.name}, {"reason", why}});
   }
   links->cv.notify_all();
-  if (links->wake)
-    links->wake();
+  if (regions_set && links->wake)
+    links->wake();  // route to it now (a failure waits for the back-off anyway)
 }
 
 /// One connect attempt in its own detached actor (the probe blocks its

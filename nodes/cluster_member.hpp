@@ -188,7 +188,9 @@ public:
   /// a clear `error`) when etcd cannot be reached. Does not start the loop.
   bool join(std::string* error);
 
-  /// Starts the loop thread. `local` are this node's regions (for the view).
+  /// Starts the lease keep-alive, runs the first round (claims this node's
+  /// shards; gives the peer connects it started up to 3 s), then starts the
+  /// loop and the watch threads.
   void start();
 
   /// Stops the loop and revokes the lease (peers see the shards down at
