@@ -2,13 +2,23 @@
 
 #include <boost/json.hpp>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/io/middleman.hpp"
-#include "caf/scoped_actor.hpp"
+#include "caf/io/middleman_actor.hpp"
+#include "caf/send.hpp"
 #include "messages/entity.hpp"
 #include "messages/errc.hpp"
 #include "messages/log.hpp"
@@ -49,9 +59,99 @@ shard_decision decide_shard(const std::string& me, const std::string& my_node_id
   return {shard_decision::down};
 }
 
+int64_t lease_deadline_ms(int64_t sent_ms, int64_t ttl_s) { return sent_ms + ttl_s * 1000 * 3 / 4; }
+
+bool apply_keepalive(persistence::shard_fence& fence, int64_t sent_ms, int64_t ttl_s,
+                     std::optional<int64_t> ttl_left) {
+  if (!ttl_left)
+    return false;  // no answer: the deadline runs out on its own
+  if (*ttl_left > 0) {
+    fence.set_lease_deadline(lease_deadline_ms(sent_ms, ttl_s));
+    return false;
+  }
+  fence.set_lease_deadline(0);
+  return true;
+}
+
+uint64_t peer_table::want(const std::string& node_id, const std::string& name, int64_t now) {
+  auto& sl = slots_[node_id];
+  sl.name = name;
+  if (sl.regions || sl.attempt != 0 || now < sl.retry_at_ms)
+    return 0;
+  sl.attempt = next_attempt_++;
+  sl.started_ms = now;
+  return sl.attempt;
+}
+
+bool peer_table::connected(const std::string& node_id, uint64_t attempt,
+                           std::shared_ptr<const node_regions> regions, cluster_gateway_actor gw) {
+  auto it = slots_.find(node_id);
+  if (it == slots_.end() || attempt == 0 || it->second.attempt != attempt)
+    return false;
+  it->second.attempt = 0;
+  it->second.regions = std::move(regions);
+  it->second.gateway = std::move(gw);
+  return true;
+}
+
+bool peer_table::failed(const std::string& node_id, uint64_t attempt, int64_t now) {
+  auto it = slots_.find(node_id);
+  if (it == slots_.end() || attempt == 0 || it->second.attempt != attempt)
+    return false;
+  it->second.attempt = 0;
+  it->second.retry_at_ms = now + retry_ms;
+  return true;
+}
+
+std::vector<std::string> peer_table::abandon_overdue(int64_t now) {
+  std::vector<std::string> out;
+  for (auto& [id, sl] : slots_)
+    if (sl.attempt != 0 && now - sl.started_ms > abandon_ms) {
+      sl.attempt = 0;
+      sl.retry_at_ms = now + retry_ms;
+      out.push_back(sl.name);
+    }
+  return out;
+}
+
+void peer_table::retain(const std::set<std::string>& node_ids) {
+  for (auto it = slots_.begin(); it != slots_.end();)
+    it = node_ids.count(it->first) ? std::next(it) : slots_.erase(it);
+}
+
+std::shared_ptr<const node_regions> peer_table::regions(const std::string& node_id) const {
+  auto it = slots_.find(node_id);
+  return it == slots_.end() ? nullptr : it->second.regions;
+}
+
+std::optional<cluster_gateway_actor> peer_table::gateway_by_name(const std::string& name) const {
+  for (auto& [id, sl] : slots_)
+    if (sl.name == name && sl.regions)
+      return sl.gateway;
+  return std::nullopt;
+}
+
+size_t peer_table::in_flight() const {
+  size_t n = 0;
+  for (auto& [id, sl] : slots_)
+    n += sl.attempt != 0;
+  return n;
+}
+
+/// Shared by the member and its connect attempts (see cluster_member.hpp).
+struct cluster_peer_links {
+  std::shared_ptr<const persistence::shard_fence> fence;  // its clock
+  std::mutex mtx;
+  std::condition_variable cv;  // an attempt ended
+  peer_table table;
+  bool stopping = false;
+  std::function<void()> wake;  // wakes the loop; cleared by stop() (mtx)
+  std::map<uint64_t, caf::actor> running;  // attempts alive, by id (mtx)
+};
+
 namespace {
 
-int64_t steady_ms() { return persistence::shard_fence::now_ms(); }
+int64_t steady_ms() { return persistence::shard_fence::steady_now_ms(); }
 
 int64_t wall_ms() {
   using namespace std::chrono;
@@ -129,6 +229,126 @@ bool write_file_0600(const std::string& path, const std::string& content, std::s
   return true;
 }
 
+/// Whether a TCP connect to host:port succeeds within `timeout` (resolution
+/// included in the caller's thread). Keeps CAF's middleman actor, which
+/// connects blocking, away from addresses that would hold it for minutes.
+bool tcp_probe(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+               std::string* why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0) {
+    *why = std::string{"cannot resolve "} + host + ": " + ::gai_strerror(rc);
+    return false;
+  }
+  bool ok = false;
+  *why = "connect timed out";
+  for (auto* ai = res; ai && !ok; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        ok = err == 0;
+        if (!ok)
+          *why = std::strerror(err);
+      }
+    } else {
+      *why = std::strerror(errno);
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return ok;
+}
+
+struct connect_job {
+  std::string node_id, name, cluster;  // cluster: host:port
+  uint64_t attempt = 0;
+};
+
+constexpr auto probe_timeout = std::chrono::milliseconds(1000);
+constexpr auto caf_connect_timeout = std::chrono::seconds(5);
+constexpr auto hello_timeout = std::chrono::seconds(2);
+// start(): how long the first round's peer connects may delay the edge.
+constexpr auto first_connect_wait = std::chrono::seconds(3);
+
+/// Ends attempt `job` in the shared table (connected when `regions` is set;
+/// then the loop is woken so the route appears at once).
+void finish_attempt(const std::shared_ptr<cluster_peer_links>& links, const connect_job& job,
+                    std::shared_ptr<const node_regions> regions, cluster_gateway_actor gw,
+                    const std::string& why) {
+  std::lock_guard<std::mutex> g{links->mtx};
+  if (links->stopping)
+    return;
+  bool regions_set = regions != nullptr;
+  if (regions_set) {
+    if (links->table.connected(job.node_id, job.attempt, std::move(regions), std::move(gw)))
+      log::info("cluster_peer_connected", {{"peer", job.name}, {"node_id", job.node_id}});
+  } else if (links->table.failed(job.node_id, job.attempt, links->fence->now_ms())) {
+    log::warn("cluster_peer_unreachable", {{"peer", job.name}, {"reason", why}});
+  }
+  links->cv.notify_all();
+  if (regions_set && links->wake)
+    links->wake();  // route to it now (a failure waits for the back-off anyway)
+}
+
+/// One connect attempt in its own detached actor (the probe blocks its
+/// thread for at most probe_timeout): TCP probe, CAF connect through the
+/// middleman actor, then cluster_hello — every step with a timeout, so the
+/// actor ends within ~probe + 5 s + 2 s; stop() kills it earlier.
+void spawn_attempt(caf::actor_system& sys, const std::shared_ptr<cluster_peer_links>& links,
+                   connect_job job, cluster_hello hello) {
+  // Spawned under links->mtx, so the entry is in `running` before the
+  // actor's exit handler can erase it.
+  auto a = sys.spawn<caf::detached>([links, job, hello](caf::event_based_actor* self) {
+    self->attach_functor([links, id = job.attempt] {
+      std::lock_guard<std::mutex> g{links->mtx};
+      links->running.erase(id);
+    });
+    auto fail = [links, job](const std::string& why) {
+      finish_attempt(links, job, nullptr, {}, why);
+    };
+    std::string host, why;
+    uint16_t port = 0;
+    if (!split_host_port(job.cluster, &host, &port))
+      return fail("bad cluster address '" + job.cluster + "'");
+    if (!tcp_probe(host, port, probe_timeout, &why))
+      return fail(why);
+    auto mm = self->system().middleman().actor_handle();
+    self->request(mm, caf_connect_timeout, caf::connect_atom::value, host, port)
+      .then(
+        [self, links, job, hello, fail](caf::node_id&, caf::strong_actor_ptr& ptr,
+                                        std::set<std::string>& ifs) {
+          if (!ptr)
+            return fail("no actor published at " + job.cluster);
+          if (!self->system().assignable<cluster_gateway_actor>(ifs))
+            return fail("the actor at " + job.cluster + " is not a cluster gateway");
+          auto gw = caf::actor_cast<cluster_gateway_actor>(std::move(ptr));
+          self->request(gw, hello_timeout, hello)
+            .then(
+              [links, job, gw, fail](node_regions& r) {
+                if (r.node_id != job.node_id || r.version != cluster_wire_version)
+                  return fail("node id or wire version differs from etcd's registration");
+                finish_attempt(links, job, std::make_shared<const node_regions>(std::move(r)), gw,
+                               {});
+              },
+              [fail](caf::error& err) { fail("hello refused: " + describe(err).message); });
+        },
+        [self, fail](caf::error& err) { fail(self->system().render(err)); });
+  });
+  links->running.emplace(job.attempt, std::move(a));
+}
+
 } // namespace
 
 cluster_member::cluster_member(cluster_config cfg, caf::actor_system& sys,
@@ -139,7 +359,9 @@ cluster_member::cluster_member(cluster_config cfg, caf::actor_system& sys,
     fence_(std::move(fence)),
     routes_(std::move(routes)),
     etcd_(std::make_unique<etcd_client>(cfg_.etcd)),
-    node_id_(persistence::random_id()) {
+    node_id_(persistence::random_id()),
+    links_(std::make_shared<cluster_peer_links>()) {
+  links_->fence = fence_;
   view_.me = cfg_.node_name;
   view_.node_id = node_id_;
   view_.shards.resize(shard_count);
@@ -200,7 +422,7 @@ bool cluster_member::join(std::string* error) {
   }
   lease_ = *lease;
   lease_atomic_ = lease_;
-  auto sent = steady_ms();
+  auto sent = fence_->now_ms();
   json::object info{{"name", cfg_.node_name},
                     {"node_id", node_id_},
                     {"cluster", cfg_.cluster_host + ":" + std::to_string(cfg_.cluster_port)},
@@ -212,7 +434,7 @@ bool cluster_member::join(std::string* error) {
     *error = "cannot register in etcd: " + etcd_->last_error();
     return false;
   }
-  fence_->set_lease_deadline(sent + cfg_.lease_ttl_s * 1000 * 3 / 4);
+  fence_->set_lease_deadline(lease_deadline_ms(sent, cfg_.lease_ttl_s));
   log::info("cluster_joined", {{"node", cfg_.node_name},
                                {"node_id", node_id_},
                                {"lease_ttl_s", cfg_.lease_ttl_s}});
@@ -222,12 +444,29 @@ bool cluster_member::join(std::string* error) {
 void cluster_member::start() {
   if (running_.exchange(true))
     return;
-  round();  // claim what is ours before the edge opens
+  {
+    std::lock_guard<std::mutex> g{links_->mtx};
+    links_->wake = [this] {
+      std::lock_guard<std::mutex> w{wake_mtx_};
+      wake_ = true;
+      wake_cv_.notify_one();
+    };
+  }
+  // The lease is kept alive from now on, before any shard is claimed (the
+  // first round may take a while; join() set the first deadline).
+  keeper_ = std::make_unique<etcd_client>(cfg_.etcd);
+  keepalive_thread_ = std::thread([this] { keepalive_loop(); });
+  // Claim what is ours before the edge opens; give the peers' connects that
+  // round started a moment (bounded), so the edge opens with their routes.
+  round();
+  {
+    std::unique_lock<std::mutex> lk{links_->mtx};
+    links_->cv.wait_for(lk, first_connect_wait, [this] { return links_->table.in_flight() == 0; });
+  }
+  round();
   thread_ = std::thread([this] { loop(); });
   watcher_ = std::make_unique<etcd_client>(cfg_.etcd);
   watch_thread_ = std::thread([this] { watch_loop(); });
-  keeper_ = std::make_unique<etcd_client>(cfg_.etcd);
-  keepalive_thread_ = std::thread([this] { keepalive_loop(); });
 }
 
 /// Keeps the lease alive every TTL/3 on its own connection, so a busy or
@@ -237,18 +476,17 @@ void cluster_member::start() {
 void cluster_member::keepalive_loop() {
   auto period = std::chrono::milliseconds(cfg_.lease_ttl_s * 1000 / 3);
   while (running_.load()) {
-    auto sent = steady_ms();
+    auto sent = fence_->now_ms();
+    auto sent_steady = steady_ms();
     auto ka = keeper_->lease_keepalive(lease_atomic_.load());
     auto pause = std::chrono::milliseconds(200);
-    if (ka && *ka > 0) {
-      fence_->set_lease_deadline(sent + cfg_.lease_ttl_s * 1000 * 3 / 4);
-      pause = period - std::chrono::milliseconds(steady_ms() - sent);
-    } else if (ka) {
-      fence_->set_lease_deadline(0);
+    if (apply_keepalive(*fence_, sent, cfg_.lease_ttl_s, ka)) {
       lease_lost_ = true;
       std::lock_guard<std::mutex> g{wake_mtx_};
       wake_ = true;
       wake_cv_.notify_all();
+    } else if (ka) {  // renewed: next one a third of the TTL after this send
+      pause = period - std::chrono::milliseconds(steady_ms() - sent_steady);
     }
     std::unique_lock<std::mutex> lk{wake_mtx_};
     keepalive_cv_.wait_for(lk, std::max(pause, std::chrono::milliseconds(10)),
@@ -297,6 +535,15 @@ void cluster_member::stop() {
     watch_thread_.join();
   if (keepalive_thread_.joinable())
     keepalive_thread_.join();
+  {
+    // Connect attempts still running end now (a late result is dropped;
+    // they hold links_, never `this`).
+    std::lock_guard<std::mutex> g{links_->mtx};
+    links_->stopping = true;
+    links_->wake = nullptr;
+    for (auto& [id, a] : links_->running)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
   for (uint32_t s = 0; s < shard_count; ++s)
     fence_->set_epoch(s, 0);
   fence_->set_lease_deadline(0);
@@ -333,42 +580,27 @@ void cluster_member::loop() {
   }
 }
 
-std::shared_ptr<const node_regions> cluster_member::peer(const cluster_node_info& n) {
-  if (auto it = peers_.find(n.node_id); it != peers_.end())
-    return it->second;
-  auto now = steady_ms();
-  if (auto r = peer_retry_ms_.find(n.node_id); r != peer_retry_ms_.end() && now < r->second)
-    return nullptr;
-  peer_retry_ms_[n.node_id] = now + 1000;
-  std::string host;
-  uint16_t port = 0;
-  if (!split_host_port(n.cluster, &host, &port))
-    return nullptr;
-  auto gw = sys_.middleman().remote_actor<cluster_gateway_actor>(host, port);
-  if (!gw) {
-    log::warn("cluster_peer_unreachable", {{"peer", n.name}, {"reason", to_string(gw.error())}});
-    return nullptr;
-  }
-  std::shared_ptr<const node_regions> out;
-  caf::scoped_actor self{sys_};
-  self->request(*gw, std::chrono::seconds(2), cluster_hello{cluster_wire_version, cfg_.admin_secret,
-                                                            cfg_.node_name})
-    .receive(
-      [&](node_regions& r) {
-        if (r.node_id == n.node_id && r.version == cluster_wire_version)
-          out = std::make_shared<const node_regions>(std::move(r));
-      },
-      [&](caf::error& err) {
-        log::warn("cluster_peer_refused", {{"peer", n.name}, {"reason", describe(err).message}});
-      });
-  if (out) {
-    {
-      std::lock_guard<std::mutex> g{mtx_};
-      gateways_[n.name] = *gw;
-    }
-    peers_[n.node_id] = out;
-    peer_retry_ms_.erase(n.node_id);
-    log::info("cluster_peer_connected", {{"peer", n.name}, {"node_id", n.node_id}});
+std::map<std::string, std::shared_ptr<const node_regions>>
+cluster_member::connect_peers(const std::map<std::string, cluster_node_info>& live) {
+  std::map<std::string, std::shared_ptr<const node_regions>> out;  // by node id
+  std::set<std::string> ids;
+  for (auto& [name, n] : live)
+    ids.insert(n.node_id);
+  cluster_hello hello{cluster_wire_version, cfg_.admin_secret, cfg_.node_name};
+  std::lock_guard<std::mutex> g{links_->mtx};
+  auto& table = links_->table;
+  auto now = fence_->now_ms();
+  table.retain(ids);  // peers that restarted or left: their proxies are stale
+  for (auto& name : table.abandon_overdue(now))
+    log::warn("cluster_peer_unreachable",
+              {{"peer", name}, {"reason", "connect attempt still running; abandoned"}});
+  for (auto& [name, n] : live) {
+    if (n.node_id == node_id_)
+      continue;
+    if (auto r = table.regions(n.node_id))
+      out.emplace(n.node_id, std::move(r));
+    else if (auto attempt = table.want(n.node_id, n.name, now); attempt != 0 && !links_->stopping)
+      spawn_attempt(sys_, links_, connect_job{n.node_id, n.name, n.cluster, attempt}, hello);
   }
   return out;
 }
@@ -468,7 +700,8 @@ void cluster_member::round() {
       owner[idx] = owner_t{str(*o, "node"), str(*o, "node_id"),
                            static_cast<uint64_t>(kv.mod_revision)};
   }
-  // 4. Decide every shard; claim ours.
+  // 4. Decide every shard; claim ours. Route only to peers connected now.
+  auto peers = connect_peers(live);
   bool lease_alive = fence_->lease_alive();
   std::array<uint64_t, shard_count> want_epoch{};
   auto table = std::make_shared<actors::route_table>();
@@ -503,15 +736,13 @@ void cluster_member::round() {
         r.state = shard_route::local;
         r.epoch = o.epoch;
         break;
-      case shard_decision::route_remote: {
-        auto p = peer(*owner_node);
-        if (p) {
+      case shard_decision::route_remote:
+        if (auto p = peers.find(owner_node->node_id); p != peers.end()) {
           r.state = shard_route::remote;
           r.epoch = o.epoch;
-          r.owner = std::move(p);
-        }
+          r.owner = p->second;
+        }  // not connected (yet): down, 503 at once
         break;
-      }
       default:
         break;
     }
@@ -521,13 +752,6 @@ void cluster_member::round() {
     shards[s].state = r.state;
     if (r.state != shard_route::down)
       ++owned_by[o.node];
-  }
-  // Forget peers that restarted or left (their proxies are stale).
-  for (auto it = peers_.begin(); it != peers_.end();) {
-    bool still = false;
-    for (auto& [name, n] : live)
-      still = still || n.node_id == it->first;
-    it = still ? std::next(it) : peers_.erase(it);
   }
   // Apply under the lock begin_move takes, so a shard being handed off is
   // never re-opened by a round that decided before the move began.
@@ -634,10 +858,8 @@ move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const st
 }
 
 std::optional<cluster_gateway_actor> cluster_member::peer_gateway(const std::string& name) const {
-  std::lock_guard<std::mutex> g{mtx_};
-  if (auto it = gateways_.find(name); it != gateways_.end())
-    return it->second;
-  return std::nullopt;
+  std::lock_guard<std::mutex> g{links_->mtx};
+  return links_->table.gateway_by_name(name);
 }
 
 } // namespace tt::nodes

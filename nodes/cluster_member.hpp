@@ -19,7 +19,13 @@
 //
 // Threading: one loop thread owns the etcd client; it publishes ownership to
 // the shard fence (epochs, lease deadline) and the route table that regions
-// read. `view()` is safe from any thread.
+// read. `view()` is safe from any thread. The keep-alive and the etcd watch
+// have their own threads and connections. Peers are connected off the loop:
+// the loop asks for a connect (at most one attempt in flight per peer) and
+// routes only to peers already connected; each attempt runs in its own
+// short-lived detached actor (TCP probe, CAF connect, cluster_hello, each
+// with a timeout) and publishes the peer's regions into shared state. So a
+// slow or vanished peer never stalls ownership, re-joins or watch reactions.
 
 #include <atomic>
 #include <chrono>
@@ -45,6 +51,7 @@ class shard_fence;
 namespace tt::nodes {
 
 class etcd_client;
+struct cluster_peer_links;  // shared with the connect attempts (cluster_member.cpp)
 
 struct cluster_config {
   std::string node_name;
@@ -74,6 +81,61 @@ struct shard_decision {
 shard_decision decide_shard(const std::string& me, const std::string& my_node_id,
                             const std::string& home, const std::string& owner_node_id,
                             bool owner_live, bool lease_alive);
+
+/// The fence deadline after a keep-alive sent at `sent_ms` succeeded: the
+/// lease is trusted for 3/4 of its TTL from the *send* time, so the node stops
+/// writing before etcd could expire the lease and hand its keys to anyone.
+int64_t lease_deadline_ms(int64_t sent_ms, int64_t ttl_s);
+
+/// Applies one keep-alive outcome to the fence: `ttl_left` > 0 (renewed):
+/// deadline = lease_deadline_ms(sent_ms, ttl_s); 0 (etcd says the lease is
+/// gone): deadline 0 and true (lost: re-join); nullopt (no answer): the
+/// deadline stays and runs out on its own. Returns whether the lease is lost.
+bool apply_keepalive(persistence::shard_fence& fence, int64_t sent_ms, int64_t ttl_s,
+                     std::optional<int64_t> ttl_left);
+
+/// Connection bookkeeping for peers, by node id (pure; not thread-safe; times
+/// are the caller's clock in ms). At most one connect attempt per peer is in
+/// flight; a failed or abandoned one is retried no sooner than `retry_ms`
+/// later; an attempt still running after `abandon_ms` is abandoned (the peer
+/// stays unreachable, its shards answer 503) and its late result ignored.
+class peer_table {
+public:
+  static constexpr int64_t retry_ms = 1000;
+  static constexpr int64_t abandon_ms = 10000;
+
+  struct slot {
+    std::string name;
+    std::shared_ptr<const node_regions> regions;  // set once connected
+    cluster_gateway_actor gateway;
+    uint64_t attempt = 0;  // the attempt in flight (0: none)
+    int64_t started_ms = 0;
+    int64_t retry_at_ms = 0;
+  };
+
+  /// Starts an attempt for a peer that is neither connected nor being
+  /// connected and whose back-off has passed: returns its id (never 0);
+  /// otherwise 0.
+  uint64_t want(const std::string& node_id, const std::string& name, int64_t now);
+  /// Attempt `attempt` connected. False (nothing changes) if it was abandoned
+  /// or the peer forgotten meanwhile.
+  bool connected(const std::string& node_id, uint64_t attempt,
+                 std::shared_ptr<const node_regions> regions, cluster_gateway_actor gw);
+  /// Attempt `attempt` failed: retry after the back-off. False if stale.
+  bool failed(const std::string& node_id, uint64_t attempt, int64_t now);
+  /// Abandons attempts started more than abandon_ms ago; returns the names.
+  std::vector<std::string> abandon_overdue(int64_t now);
+  /// Forgets every peer not in `node_ids` (left, or restarted: new id).
+  void retain(const std::set<std::string>& node_ids);
+
+  std::shared_ptr<const node_regions> regions(const std::string& node_id) const;
+  std::optional<cluster_gateway_actor> gateway_by_name(const std::string& name) const;
+  size_t in_flight() const;
+
+private:
+  std::map<std::string, slot> slots_;
+  uint64_t next_attempt_ = 1;
+};
 
 struct cluster_node_info {
   std::string name;
@@ -126,7 +188,9 @@ public:
   /// a clear `error`) when etcd cannot be reached. Does not start the loop.
   bool join(std::string* error);
 
-  /// Starts the loop thread. `local` are this node's regions (for the view).
+  /// Starts the lease keep-alive, runs the first round (claims this node's
+  /// shards; gives the peer connects it started up to 3 s), then starts the
+  /// loop and the watch threads.
   void start();
 
   /// Stops the loop and revokes the lease (peers see the shards down at
@@ -159,7 +223,7 @@ public:
   move_commit commit_move(uint32_t shard, uint64_t epoch, const std::string& to,
                           const std::string& to_node_id, int64_t to_lease, std::string* error);
 
-  /// A live peer's gateway (fetched when the loop connected to it).
+  /// A live peer's gateway (once a connect attempt reached it; nullopt before).
   std::optional<cluster_gateway_actor> peer_gateway(const std::string& name) const;
 
   /// Exchanges the cluster-wide secret files with etcd (see the key list):
@@ -173,7 +237,10 @@ public:
 private:
   void loop();
   void round();
-  std::shared_ptr<const node_regions> peer(const cluster_node_info& n);
+  // Asks for connects to live peers not connected yet; returns the connected
+  // peers' regions by node id (never blocks on the network).
+  std::map<std::string, std::shared_ptr<const node_regions>>
+  connect_peers(const std::map<std::string, cluster_node_info>& live);
 
   cluster_config cfg_;
   caf::actor_system& sys_;
@@ -197,10 +264,10 @@ private:
   std::thread keepalive_thread_;
   std::condition_variable keepalive_cv_;
   void keepalive_loop();
-  std::map<std::string, std::shared_ptr<const node_regions>> peers_;  // by node_id
-  std::map<std::string, int64_t> peer_retry_ms_;                      // by node_id
-  std::map<std::string, cluster_gateway_actor> gateways_;  // by node name (mtx_)
-  std::set<uint32_t> moving_;                              // shards mid-hand-off (mtx_)
+  // Peer connections: shared with the connect attempts (which may outlive
+  // this object by a moment; they hold the shared_ptr, never `this`).
+  std::shared_ptr<cluster_peer_links> links_;
+  std::set<uint32_t> moving_;  // shards mid-hand-off (mtx_)
   std::atomic<int64_t> lease_atomic_{0};
   mutable std::mutex mtx_;
   cluster_view view_;

@@ -10,11 +10,17 @@
 // after a lease loss, a hand-off or a re-claim no entity started under an old
 // epoch can write: it reloads and picks up the new epoch. Embedded nodes have
 // no fence (nullptr): every shard is theirs.
+//
+// Time: the lease deadline is in the fence's clock (milliseconds; the steady
+// clock unless a test injects a fake one). Whoever sets the deadline computes
+// it from `now_ms()` of the same fence, so both sides use one clock.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <utility>
 
 #include "messages/entity.hpp"
 
@@ -22,7 +28,11 @@ namespace tt::persistence {
 
 class shard_fence {
 public:
-  shard_fence() {
+  /// Milliseconds on a monotonic clock.
+  using clock_fn = std::function<int64_t()>;
+
+  /// `now`: the clock the lease deadline is measured on (default: steady).
+  explicit shard_fence(clock_fn now = {}) : now_(std::move(now)) {
     for (auto& e : epochs_)
       e.store(0, std::memory_order_relaxed);
   }
@@ -39,18 +49,24 @@ public:
 
   void set_epoch(uint32_t shard, uint64_t e) { epochs_[shard].store(e, std::memory_order_release); }
 
-  /// Steady-clock deadline until which the lease is known alive (the send
-  /// time of the last successful keep-alive + TTL - margin).
-  void set_lease_deadline(int64_t steady_ms) {
-    lease_deadline_ms_.store(steady_ms, std::memory_order_release);
-  }
+  /// Deadline (on this fence's clock) until which the lease is known alive:
+  /// the lease is alive while now_ms() < deadline, so a write exactly at the
+  /// deadline is refused. Set to the send time of the last successful
+  /// keep-alive + 3/4 TTL (see nodes/cluster_member); 0: lost.
+  void set_lease_deadline(int64_t ms) { lease_deadline_ms_.store(ms, std::memory_order_release); }
 
-  static int64_t now_ms() {
+  int64_t lease_deadline() const { return lease_deadline_ms_.load(std::memory_order_acquire); }
+
+  /// Now on this fence's clock.
+  int64_t now_ms() const { return now_ ? now_() : steady_now_ms(); }
+
+  static int64_t steady_now_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   }
 
 private:
+  clock_fn now_;
   std::array<std::atomic<uint64_t>, shard_count> epochs_;
   std::atomic<int64_t> lease_deadline_ms_{0};
 };
