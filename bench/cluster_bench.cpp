@@ -176,11 +176,10 @@ int main(int argc, char** argv) {
   // Split the ids by the home of their shard: the same rendezvous rule the
   // nodes applied when the two-node cluster formed (nodes/cluster_member).
   std::vector<std::string> local_ids, remote_ids;
-  // Home of a shard: highest FNV score of "name/shard" (nodes/cluster_member).
+  // Home of a shard: the highest rendezvous score (nodes/cluster_member).
   auto on_n1 = [](const std::string& id) {
     auto s = tt::shard_of(id);
-    auto score = [&](const std::string& n) { return tt::stable_hash(n + "/" + std::to_string(s)); };
-    return score("n1") >= score("n2");
+    return tt::rendezvous_score("n1", s) >= tt::rendezvous_score("n2", s);
   };
   std::fprintf(stderr, "[bench] listing %d tickets\n", tickets);
   for (int k = 0; k < tickets; ++k) {

@@ -35,7 +35,7 @@ std::string rendezvous_home(uint32_t shard, const std::vector<std::string>& name
   std::string best;
   uint64_t best_score = 0;
   for (auto& n : names) {
-    auto score = stable_hash(n + "/" + std::to_string(shard));
+    auto score = rendezvous_score(n, shard);
     if (best.empty() || score > best_score || (score == best_score && n < best)) {
       best = n;
       best_score = score;
