@@ -302,6 +302,10 @@ bool node::start(std::string* error) {
   if (!d.cfg.postgres_url.empty()) {
     persistence::pg_projection_config pc;
     pc.url = d.cfg.postgres_url;
+    // Nodes of a cluster may share one database: each projects its own log
+    // under its own offset row (their log offsets are unrelated).
+    if (!d.cfg.etcd.empty())
+      pc.name = "node:" + d.cfg.node_name;
     d.projector = std::make_unique<persistence::pg_projector>(pc, d.store, d.registry.get());
     d.projector->start();  // connects on its own thread; never blocks the node
   }

@@ -24,6 +24,7 @@
 #include "messages/cluster_regions.hpp"
 #include "messages/errc.hpp"
 #include "messages/system.hpp"
+#include "nodes/tcp_probe.hpp"
 
 namespace json = boost::json;
 
@@ -230,6 +231,13 @@ int main(int argc, char** argv) {
   cfg.load<caf::io::middleman>();
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  // A node that does not answer fails within the timeout (CAF's own connect
+  // would wait for the kernel's SYN retries, about two minutes).
+  if (std::string why;
+      !tt::nodes::tcp_probe(host, port, std::chrono::seconds(std::max(timeout_s, 1)), &why)) {
+    std::fprintf(stderr, "tt-admin: cannot connect to %s: %s\n", node.c_str(), why.c_str());
+    return 1;
+  }
   caf::actor_system sys{cfg};
   auto gw = sys.middleman().remote_actor<tt::cluster_gateway_actor>(host, port);
   if (!gw) {

@@ -145,6 +145,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tt-node: --marketplace-source postgres needs --postgres\n");
     return 2;
   }
+  if (cfg.market_from_postgres && !etcd_list.empty()) {
+    // The projection holds this node's log only; the in-memory index also
+    // follows every peer's log, so in a cluster only it has every listing.
+    std::fprintf(stderr,
+                 "tt-node: --marketplace-source postgres serves one node's listings only; in a "
+                 "cluster (--etcd) the marketplace is served from memory (it follows every "
+                 "node's log)\n");
+    return 2;
+  }
   if (!admin_secret_file.empty()) {
     std::ifstream in(admin_secret_file);
     if (!in || !std::getline(in, cfg.admin_secret) || cfg.admin_secret.empty()) {

@@ -677,6 +677,18 @@ TEST_CASE("tt-admin against a single embedded node: every command") {
                                  + std::to_string(free_port()) + " --etcd http://127.0.0.1:1");
   CHECK(rc_etcd != 0);
   CHECK(etcd_out.find("cannot reach etcd") != std::string::npos);
+  // The PostgreSQL marketplace holds one node's log: refused in a cluster.
+  auto [rc_pg, pg_out] = run(std::string{TT_NODE_BIN} + " --data-dir " + (dir.path / "y").string()
+                             + " --http-port 0 --node-name y --cluster-port "
+                             + std::to_string(free_port()) + " --etcd http://127.0.0.1:1"
+                             + " --postgres postgresql://127.0.0.1:1/tt --marketplace-source postgres");
+  CHECK(rc_pg != 0);
+  CHECK(pg_out.find("served from memory") != std::string::npos);
+  // tt-admin against a port where nothing listens fails at once, clearly.
+  auto [rc_dead, dead] = run(std::string{"TT_ADMIN_SECRET=x "} + TT_ADMIN_BIN
+                             + " --node 127.0.0.1:" + std::to_string(free_port()) + " -c nodes");
+  CHECK(rc_dead != 0);
+  CHECK(dead.find("cannot connect") != std::string::npos);
   auto [rc_help, help] = admin("help", false);
   CHECK(rc_help == 0);
   CHECK(help.find("shard move") != std::string::npos);
