@@ -30,6 +30,10 @@ struct settlement_deps {
   /// How long a trade may wait for acceptance and deposits (CashorTrade's
   /// commit window); then it expires and every hold is released.
   std::chrono::milliseconds commit_window{std::chrono::hours{24}};
+  /// A trade the matcher proposes waits this long for every party to accept
+  /// (then it expires and releases what the others hold); the last
+  /// acceptance gives the deposits a full commit_window from then on.
+  std::chrono::milliseconds match_accept_window{std::chrono::hours{1}};
   /// Platform fee on the net cash of a trade, in basis points (default 0).
   uint32_t fee_bps = 0;
   /// Timeout of one saga step (a request to a ticket or the provider).

@@ -507,7 +507,8 @@ caf::result<trade_view> propose_matched(trade_pointer self, propose_match& cmd) 
                                        p.net_cash_minor});
     ev.currency = cmd.currency.empty() ? currency : cmd.currency;
     auto& d = deps(self);
-    ev.expires_at_ms = self->state.core.env->now_ms() + d.commit_window.count();
+    ev.expires_at_ms = self->state.core.env->now_ms()
+                       + std::min(d.match_accept_window, d.commit_window).count();
     ev.fee_bps = d.fee_bps;
     ev.match_key = cmd.match_key;
     auto meta = cmd.meta;
@@ -597,8 +598,11 @@ caf::result<trade_view> act(trade_pointer self, trade_action& cmd) {
           if (m.matched()) {
             // The last acceptance also says so to every party (notifications).
             std::vector<event_payload> evs;
-            evs.push_back(trade_party_accepted{party});
-            if (m.state.accepted.size() + 1 == m.state.parties.size())
+            bool last = m.state.accepted.size() + 1 == m.state.parties.size();
+            // The last acceptance starts the deposits' commit window.
+            evs.push_back(trade_party_accepted{
+              party, last ? self->state.core.env->now_ms() + deps(self).commit_window.count() : 0});
+            if (last)
               evs.push_back(status_event(self, trade_status::accepted));
             return persist_then(self, std::move(evs), meta, answer(self, rp));
           }

@@ -136,6 +136,8 @@ void trade_model::apply(const event_envelope& ev) {
   } else if (auto* x = std::get_if<trade_party_accepted>(&ev.payload)) {
     if (!has_accepted(x->party))
       s.accepted.push_back(x->party);
+    if (x->expires_at_ms > 0)
+      s.expires_at_ms = x->expires_at_ms;
     if (s.status == trade_status::proposed && s.accepted.size() == s.parties.size())
       s.status = trade_status::accepted;
   } else if (auto* x = std::get_if<trade_status_changed>(&ev.payload)) {

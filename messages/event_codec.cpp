@@ -423,7 +423,9 @@ std::string encode_event(const event_envelope& e) {
       t.setMatchKey(text(x.match_key));
     }
     void operator()(const trade_party_accepted& x) {
-      b.initTradePartyAccepted().setParty(text(x.party));
+      auto t = b.initTradePartyAccepted();
+      t.setParty(text(x.party));
+      t.setExpiresAtMs(x.expires_at_ms);
     }
   };
   std::visit(visitor{payload}, e.payload);
@@ -607,7 +609,8 @@ std::optional<event_envelope> decode_event(std::string_view bytes, std::string* 
         break;
       }
       case schema::Event::Payload::TRADE_PARTY_ACCEPTED:
-        e.payload = trade_party_accepted{str(p.getTradePartyAccepted().getParty())};
+        e.payload = trade_party_accepted{str(p.getTradePartyAccepted().getParty()),
+                                         p.getTradePartyAccepted().getExpiresAtMs()};
         break;
       default:
         e.payload = unknown_payload{static_cast<uint16_t>(p.which())};

@@ -290,6 +290,7 @@ struct TradeMatched {
 # v4: one party of a matched trade accepted (its tickets and cash are held).
 struct TradePartyAccepted {
   party @0 :Text;
+  expiresAtMs @1 :Int64;  # v5: the last acceptance's new deadline; 0 = unchanged
 }
 
 struct Event {

@@ -17,8 +17,10 @@ namespace tt {
 
 /// 1: tickets and identity; 2: settlement (tickets held/deposited/transferred,
 /// wallets, trades); 3: valuations (ticket_valued, the ticket snapshot's last
-/// valuation). Readers accept every earlier version.
-constexpr uint16_t event_schema_version = 4;
+/// valuation); 4: offers and matched trades; 5: a matched trade's last
+/// acceptance carries the deposit deadline (trade_party_accepted
+/// expires_at_ms). Readers accept every earlier version.
+constexpr uint16_t event_schema_version = 5;
 
 struct ticket_listed {
   ticket_fields fields;
@@ -246,9 +248,14 @@ struct trade_matched {
   friend bool operator==(const trade_matched&, const trade_matched&) = default;
 };
 
-/// A party of a matched trade accepted; its tickets and cash are held.
+/// A party of a matched trade accepted; its tickets and cash are held. The
+/// last acceptance (v5) also sets the trade's new deadline: until then the
+/// match had only its acceptance window; from here the commit window runs
+/// for the deposits. 0: the deadline does not change (v4 events; earlier
+/// acceptances).
 struct trade_party_accepted {
   std::string party;
+  int64_t expires_at_ms = 0;
   friend bool operator==(const trade_party_accepted&, const trade_party_accepted&) = default;
 };
 

@@ -148,6 +148,7 @@ std::string node::impl::config_json() const {
   o["cors_origins"] = list(cfg.cors_origins);
   o["tls"] = !cfg.tls_cert_file.empty();
   o["commit_window_ms"] = cfg.commit_window.count();
+  o["match_accept_window_ms"] = cfg.match_accept_window.count();
   o["fee_bps"] = cfg.fee_bps;
   o["admin_emails"] = list(cfg.admin_emails);
   o["analytics_emails"] = list(cfg.analytics_emails);
@@ -349,6 +350,7 @@ bool node::start(std::string* error) {
     sd->transfers = d.transfers;
     sd->payments = d.payments;
     sd->commit_window = d.cfg.commit_window;
+    sd->match_accept_window = d.cfg.match_accept_window;
     sd->fee_bps = d.cfg.fee_bps;
     auto trade_env = env;
     trade_env.settlement = std::move(sd);

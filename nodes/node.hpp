@@ -39,6 +39,8 @@ struct node_config {
   /// platform fee on net cash (basis points), and accounts (by email) whose
   /// logins get the admin role (dispute resolution, the ledger audit).
   std::chrono::milliseconds commit_window{std::chrono::hours{24}};
+  /// A matched trade waits this long for every acceptance (see settlement_deps).
+  std::chrono::milliseconds match_accept_window{std::chrono::hours{1}};
   uint32_t fee_bps = 0;
   std::vector<std::string> admin_emails;
   std::vector<std::string> analytics_emails;  // logins get the analytics role (event feed)

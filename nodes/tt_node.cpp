@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
                  "a trade not accepted and fully deposited this long expires (holds released)")
     ->check(CLI::Range(int64_t{1}, int64_t{90} * 24 * 3600))
     ->capture_default_str();
+  int64_t match_accept_s = cfg.match_accept_window.count() / 1000;
+  app.add_option("--match-accept-window-s", match_accept_s,
+                 "a matched trade (proposed by the matcher) not accepted by every party this long "
+                 "expires (holds released); the deposits then get --commit-window-s")
+    ->check(CLI::Range(int64_t{1}, int64_t{90} * 24 * 3600))
+    ->capture_default_str();
   app.add_option("--fee-bps", cfg.fee_bps, "platform fee on a trade's net cash, basis points")
     ->check(CLI::Range(0u, 10000u))
     ->capture_default_str();
@@ -187,6 +193,7 @@ int main(int argc, char** argv) {
   cfg.journal_max_delay = std::chrono::microseconds(delay_us);
   cfg.access_token_ttl = std::chrono::seconds(ttl_s);
   cfg.commit_window = std::chrono::milliseconds(commit_window_s * 1000);
+  cfg.match_accept_window = std::chrono::milliseconds(match_accept_s * 1000);
   cfg.timer_poll = std::chrono::milliseconds(timer_poll_ms);
   for (auto* list : {&cfg.admin_emails, &cfg.analytics_emails})
     for (auto& e : *list)

@@ -384,11 +384,15 @@ struct mapper {
     touch(cols);
     out.push_back(upsert("trades", id_key(ev.entity_id), std::move(cols)));
   }
-  void operator()(const trade_party_accepted&) const {
-    // As trade_model::apply: the last acceptance moves proposed -> accepted.
-    trade_update({add("accepted_count", 1),
-                  expr("status", "CASE WHEN accepted_count + 1 >= party_count AND status = "
-                                 "'proposed' THEN 'accepted' ELSE status END")});
+  void operator()(const trade_party_accepted& x) const {
+    // As trade_model::apply: the last acceptance moves proposed -> accepted
+    // (and, v5, sets the deposits' deadline).
+    std::vector<pg_column> cols{add("accepted_count", 1),
+                                expr("status", "CASE WHEN accepted_count + 1 >= party_count AND "
+                                               "status = 'proposed' THEN 'accepted' ELSE status END")};
+    if (x.expires_at_ms > 0)
+      cols.push_back(set("expires_at", opt_time(x.expires_at_ms)));
+    trade_update(std::move(cols));
   }
   void operator()(const trade_disputed& x) const {
     trade_update({set("status", to_string(trade_status::disputed))});

@@ -330,6 +330,16 @@ std::vector<std::pair<std::string, event_envelope>> golden_events_v4() {
   return out;
 }
 
+std::vector<std::pair<std::string, event_envelope>> golden_events_v5() {
+  std::vector<std::pair<std::string, event_envelope>> out;
+  auto e = base_v2(entity_kind::trade, trade_id, 4, trade_party_accepted{alice, 1796000400000});
+  e.schema_version = 5;
+  out.emplace_back("trade_party_accepted", e);
+  return out;
+}
+
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v5() { return {}; }
+
 std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v4() {
   std::vector<std::pair<std::string, snapshot_envelope>> out;
   snapshot_envelope k;

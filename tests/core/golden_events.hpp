@@ -25,5 +25,9 @@ std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v3();
 /// Schema version 4: offers and matched trades (tests/golden/v4/).
 std::vector<std::pair<std::string, event_envelope>> golden_events_v4();
 std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v4();
+/// Schema version 5: a matched trade's last acceptance carries the deposits'
+/// deadline (tests/golden/v5/; no snapshot changed).
+std::vector<std::pair<std::string, event_envelope>> golden_events_v5();
+std::vector<std::pair<std::string, snapshot_envelope>> golden_snapshots_v5();
 
 } // namespace tt::test

@@ -55,7 +55,7 @@ const char* ticket2 = "K3333333333333333333333";
 
 TEST_CASE("golden events of every type map to the expected rows") {
   std::set<std::string> seen;
-  for (const char* version : {"v1", "v2", "v3", "v4"}) {
+  for (const char* version : {"v1", "v2", "v3", "v4", "v5"}) {
     for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(TT_GOLDEN_DIR) / version)) {
       auto stem = entry.path().stem().string();
       if (stem.rfind("snapshot_", 0) == 0)
@@ -250,6 +250,8 @@ TEST_CASE("golden events of every type map to the expected rows") {
         auto* t = find_op(ops, "trades");
         CHECK(t->column("accepted_count")->mode == pp::pg_column::how::add);
         CHECK(pp::pg_sql(*t).find("party_count") != std::string::npos);
+        // v5: the last acceptance moves the deadline; v4 leaves it alone.
+        CHECK((t->column("expires_at") != nullptr) == (std::string(version) == "v5"));
       } else {
         // Identity events: only the audit row (no PII tables).
         CHECK(ops.size() == 1);

@@ -102,6 +102,7 @@ struct fixture : test_coordinator_fixture<saga_config> {
     deps->transfers = transfers;
     deps->payments = payments;
     deps->commit_window = std::chrono::hours{1};
+    deps->match_accept_window = std::chrono::minutes{10};
     deps->fee_bps = 100;  // 1 %
     spawn_trades();
     run();
@@ -478,7 +479,15 @@ CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provide
   CAF_CHECK_EQUAL(wallet(A).held_minor, 100);
   CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::held));
   CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, B)->status, "proposed");
-  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, C)->status, "accepted");
+  // The acceptance window (10 min) ran until here; the last acceptance gives
+  // the deposits the whole commit window (1 h) from now.
+  CAF_CHECK_EQUAL(v->expires_at_ms, *now + 10 * 60 * 1000);
+  *now += 5 * 60 * 1000;
+  auto accepted = act(M, trade_action_kind::accept, C);
+  require_ok(accepted, __LINE__);
+  CAF_CHECK_EQUAL(accepted->status, "accepted");
+  CAF_CHECK_EQUAL(accepted->expires_at_ms, *now + 60 * 60 * 1000);
+  *now += 10 * 60 * 1000;  // past the acceptance window: the deposits go on
   require_ok(act(M, trade_action_kind::deposit, A, ta, "BARCODE-MA"), __LINE__);
   require_ok(act(M, trade_action_kind::deposit, B, tb, "BARCODE-MB"), __LINE__);
   // The last deposit starts the transfer; one capture fails (provider down).
@@ -500,6 +509,45 @@ CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provide
   CAF_CHECK_EQUAL(wallet(A).held_minor + wallet(B).held_minor + wallet(C).held_minor, 0);
   CAF_CHECK_EQUAL(act(M, trade_action_kind::wake, {})->status, "completed");
   CAF_CHECK_EQUAL(wallet(C).available_minor, 248);
+  check_audit();
+}
+
+CAF_TEST(a matched trade not accepted by every party within the acceptance window expires and releases the others) {
+  const std::string C = "CCCCCCCCCCCCCCCCCCCCCC";
+  const std::string M = "M222222222222222222222";
+  auto ta = list(A, "BARCODE-NA");
+  auto tb = list(B, "BARCODE-NB");
+  auto tc = list(C, "BARCODE-NC");
+  deposit(A, 1000);
+  deposit(B, 1000);
+  propose_match m{M,
+                  {{A, {ta}, 2, 10000, 100}, {B, {tb}, 0, 10100, 150}, {C, {tc}, 1, 10250, -250}},
+                  "USD",
+                  "k-window",
+                  {}};
+  auto v = ask<trade_view>(trades, m);
+  require_ok(v, __LINE__);
+  CAF_CHECK_EQUAL(v->expires_at_ms, *now + 10 * 60 * 1000);
+  // a and b accept (their tickets and cash are held); c never does.
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, A)->status, "proposed");
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::accept, B)->status, "proposed");
+  CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::held));
+  CAF_CHECK_EQUAL(wallet(B).held_minor, 150);
+  // Its wake timer is due at the end of the acceptance window, not the commit window.
+  bool timer_at_window = false;
+  for (auto& t : store->due_timers(std::numeric_limits<int64_t>::max(), 100))
+    timer_at_window = timer_at_window || (t.entity_id == M && t.due_ms == v->expires_at_ms);
+  CAF_CHECK(timer_at_window);
+  *now += 10 * 60 * 1000 - 1;
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::wake, {})->status, "proposed");
+  *now += 1;
+  CAF_CHECK_EQUAL(act(M, trade_action_kind::wake, {})->status, "expired");
+  CAF_CHECK_EQUAL(code(act(M, trade_action_kind::accept, C)), errc::invalid_state);
+  CAF_CHECK_EQUAL(ticket(ta).status, static_cast<uint8_t>(ticket_status::listed));
+  CAF_CHECK_EQUAL(ticket(tb).status, static_cast<uint8_t>(ticket_status::listed));
+  CAF_CHECK_EQUAL(wallet(A).held_minor + wallet(B).held_minor, 0);
+  CAF_CHECK_EQUAL(wallet(A).available_minor, 1000);
+  CAF_CHECK_EQUAL(wallet(B).available_minor, 1000);
   check_audit();
 }
 

@@ -338,7 +338,7 @@ TEST_CASE("codec: deterministic mutation fuzz never crashes a decoder") {
   // Every committed golden event and snapshot of every schema version (v4:
   // offers, matched trades with nested party lists) seeds the mutations too.
   size_t golden_seeds = 0;
-  for (const char* v : {"v1", "v2", "v3", "v4"})
+  for (const char* v : {"v1", "v2", "v3", "v4", "v5"})
     for (const auto& e : std::filesystem::directory_iterator(std::string(TT_GOLDEN_DIR) + "/" + v)) {
       std::ifstream in(e.path(), std::ios::binary);
       seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -451,6 +451,26 @@ TEST_CASE("v4 golden: matched-trade events decode to the same values") {
   CHECK(x.match_key.starts_with("m1|K3333333333333333333333@41.0|"));
   auto a = golden_v4("trade_party_accepted", entity_kind::trade, g_trade, 3);
   CHECK(std::get<trade_party_accepted>(a.payload).party == g_bob);
+  // Written before v5: no deadline, which means "unchanged".
+  CHECK(std::get<trade_party_accepted>(a.payload).expires_at_ms == 0);
+}
+
+TEST_CASE("v5 golden: the last acceptance of a matched trade carries the deposits' deadline") {
+  auto path = std::string(TT_GOLDEN_DIR) + "/v5/trade_party_accepted.bin";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
+  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  std::string why;
+  auto ev = decode_event(bytes, &why);
+  REQUIRE_MESSAGE(ev.has_value(), why);
+  CHECK(ev->schema_version == 5);
+  CHECK(ev->kind == entity_kind::trade);
+  CHECK(ev->entity_id == g_trade);
+  CHECK(ev->seq == 4);
+  CHECK(ev->timestamp_ms == 1795910400004);
+  const auto& x = std::get<trade_party_accepted>(ev->payload);
+  CHECK(x.party == g_alice);
+  CHECK(x.expires_at_ms == 1796000400000);
 }
 
 TEST_CASE("v4 golden: trade and ticket snapshots carry parties and the offer") {
