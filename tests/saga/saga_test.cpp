@@ -155,6 +155,27 @@ struct fixture : test_coordinator_fixture<saga_config> {
     return v->id;
   }
 
+  /// A 3-cycle's set-up: tickets of A, B and C listed (barcodes
+  /// BARCODE-<tag>A/B/C) and 1000 deposited for A and B; the parties of the
+  /// match: a gives to c, b gives to a, c gives to b; nets a +100, b +150,
+  /// c -250.
+  struct cycle {
+    std::string ta, tb, tc;
+    std::vector<match_party> parties;
+  };
+  cycle three_cycle(const std::string& C, const std::string& tag) {
+    cycle out;
+    out.ta = list(A, "BARCODE-" + tag + "A");
+    out.tb = list(B, "BARCODE-" + tag + "B");
+    out.tc = list(C, "BARCODE-" + tag + "C");
+    deposit(A, 1000);
+    deposit(B, 1000);
+    out.parties = {{A, {out.ta}, 2, 10000, 100},
+                   {B, {out.tb}, 0, 10100, 150},
+                   {C, {out.tc}, 1, 10250, -250}};
+    return out;
+  }
+
   void deposit(const std::string& account, int64_t amount) {
     wallet_command c;
     c.wallet_id = account;
@@ -435,18 +456,11 @@ CAF_TEST(durable timers follow the trade - expiry while waiting and none when fi
 CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provider outage mid-settlement recovers) {
   const std::string C = "CCCCCCCCCCCCCCCCCCCCCC";
   const std::string M = "M111111111111111111111";
-  auto ta = list(A, "BARCODE-MA");
-  auto tb = list(B, "BARCODE-MB");
-  auto tc = list(C, "BARCODE-MC");
-  deposit(A, 1000);
-  deposit(B, 1000);
-  // a gives to c, b gives to a, c gives to b; nets a +100, b +150, c -250.
+  auto [ta, tb, tc, good] = three_cycle(C, "M");
   auto match = [&](std::vector<match_party> ps, std::string key = "k1") {
     propose_match m{M, std::move(ps), "USD", std::move(key), {}};
     return ask<trade_view>(trades, m);
   };
-  auto good = std::vector<match_party>{{A, {ta}, 2, 10000, 100}, {B, {tb}, 0, 10100, 150},
-                                       {C, {tc}, 1, 10250, -250}};
   // Malformed matches are typed errors and write nothing.
   auto bad = good;
   bad[2].net_cash_minor = -200;  // does not net to zero
@@ -515,16 +529,8 @@ CAF_TEST(a matched 3-cycle - shape checks then every party accepts and a provide
 CAF_TEST(a matched trade not accepted by every party within the acceptance window expires and releases the others) {
   const std::string C = "CCCCCCCCCCCCCCCCCCCCCC";
   const std::string M = "M222222222222222222222";
-  auto ta = list(A, "BARCODE-NA");
-  auto tb = list(B, "BARCODE-NB");
-  auto tc = list(C, "BARCODE-NC");
-  deposit(A, 1000);
-  deposit(B, 1000);
-  propose_match m{M,
-                  {{A, {ta}, 2, 10000, 100}, {B, {tb}, 0, 10100, 150}, {C, {tc}, 1, 10250, -250}},
-                  "USD",
-                  "k-window",
-                  {}};
+  auto [ta, tb, tc, parties] = three_cycle(C, "N");
+  propose_match m{M, parties, "USD", "k-window", {}};
   auto v = ask<trade_view>(trades, m);
   require_ok(v, __LINE__);
   CAF_CHECK_EQUAL(v->expires_at_ms, *now + 10 * 60 * 1000);

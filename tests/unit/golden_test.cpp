@@ -337,13 +337,21 @@ TEST_CASE("v1 ticket snapshots read the settlement fields as empty") {
 
 // -- schema version 3 (valuations), tests/golden/v3/ ----------------------------------
 
-TEST_CASE("v3 golden: ticket_valued decodes to the same values") {
-  auto path = std::string(TT_GOLDEN_DIR) + "/v3/ticket_valued.bin";
+namespace {
+
+/// The committed bytes of tests/golden/<version>/<name>.bin.
+std::string golden_bytes(const std::string& version, const std::string& name) {
+  auto path = std::string(TT_GOLDEN_DIR) + "/" + version + "/" + name + ".bin";
   std::ifstream in(path, std::ios::binary);
   REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
-  std::string bytes(std::istreambuf_iterator<char>(in), {});
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+} // namespace
+
+TEST_CASE("v3 golden: ticket_valued decodes to the same values") {
   std::string why;
-  auto ev = decode_event(bytes, &why);
+  auto ev = decode_event(golden_bytes("v3", "ticket_valued"), &why);
   REQUIRE_MESSAGE(ev.has_value(), why);
   CHECK(ev->schema_version == 3);
   CHECK(ev->kind == entity_kind::ticket);
@@ -395,16 +403,9 @@ TEST_CASE("v1 and v2 ticket snapshots read the valuation fields as empty") {
 
 namespace {
 
-std::string golden_bytes_v4(const std::string& name) {
-  auto path = std::string(TT_GOLDEN_DIR) + "/v4/" + name + ".bin";
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 event_envelope golden_v4(const std::string& name, entity_kind kind, const char* id, uint64_t seq) {
   std::string why;
-  auto ev = decode_event(golden_bytes_v4(name), &why);
+  auto ev = decode_event(golden_bytes("v4", name), &why);
   REQUIRE_MESSAGE(ev.has_value(), name << " no longer decodes: " << why);
   CHECK(ev->schema_version == 4);
   CHECK(ev->kind == kind);
@@ -456,12 +457,8 @@ TEST_CASE("v4 golden: matched-trade events decode to the same values") {
 }
 
 TEST_CASE("v5 golden: the last acceptance of a matched trade carries the deposits' deadline") {
-  auto path = std::string(TT_GOLDEN_DIR) + "/v5/trade_party_accepted.bin";
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing golden file " << path);
-  std::string bytes(std::istreambuf_iterator<char>(in), {});
   std::string why;
-  auto ev = decode_event(bytes, &why);
+  auto ev = decode_event(golden_bytes("v5", "trade_party_accepted"), &why);
   REQUIRE_MESSAGE(ev.has_value(), why);
   CHECK(ev->schema_version == 5);
   CHECK(ev->kind == entity_kind::trade);
@@ -474,7 +471,7 @@ TEST_CASE("v5 golden: the last acceptance of a matched trade carries the deposit
 }
 
 TEST_CASE("v4 golden: trade and ticket snapshots carry parties and the offer") {
-  auto t = decode_snapshot(golden_bytes_v4("snapshot_trade"));
+  auto t = decode_snapshot(golden_bytes("v4", "snapshot_trade"));
   REQUIRE(t.has_value());
   CHECK(t->schema_version == 4);
   const auto& ts = std::get<trade_state>(t->state);
@@ -483,7 +480,7 @@ TEST_CASE("v4 golden: trade and ticket snapshots carry parties and the offer") {
   CHECK(ts.accepted == std::vector<std::string>{g_bob});
   CHECK(ts.status == trade_status::proposed);
   CHECK(ts.proposer.empty());
-  auto k = decode_snapshot(golden_bytes_v4("snapshot_ticket"));
+  auto k = decode_snapshot(golden_bytes("v4", "snapshot_ticket"));
   REQUIRE(k.has_value());
   const auto& ks = std::get<ticket_state>(k->state);
   CHECK(ks.offer_open);
@@ -493,7 +490,7 @@ TEST_CASE("v4 golden: trade and ticket snapshots carry parties and the offer") {
 }
 
 TEST_CASE("v1 to v3 snapshots read the offer and party fields as empty") {
-  auto v3 = decode_snapshot(golden_bytes_v4("../v3/snapshot_ticket"));
+  auto v3 = decode_snapshot(golden_bytes("v3", "snapshot_ticket"));
   REQUIRE(v3.has_value());
   CHECK_FALSE(std::get<ticket_state>(v3->state).offer_open);
   CHECK(std::get<ticket_state>(v3->state).offer.want_event_ids.empty());
