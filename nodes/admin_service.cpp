@@ -61,9 +61,6 @@ struct gateway_state {
   // For events/s in `stats`: the previous sample.
   uint64_t last_events = 0;
   int64_t last_sample_ms = 0;
-  /// Moves in flight by the target's gateway: aborted at once when that
-  /// gateway goes down (a monitored remote proxy dies with its connection).
-  std::map<caf::actor_addr, std::function<void(const std::string&)>> move_aborts;
   static inline const char* name = "cluster_gateway";
 };
 
@@ -405,11 +402,12 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
 }
 
 /// Asks every region to passivate `shard`'s entities and waits (blocking,
-/// up to `limit`) until none of them is active. Runs on the gateway's own
-/// thread (detached). False if some entity was still active at the deadline.
-bool passivate_and_wait(gateway_pointer self, uint32_t shard, std::chrono::milliseconds limit) {
-  auto& r = self->state.deps.regions;
-  caf::scoped_actor blocking{self->system(), true};
+/// up to `limit`) until none of them is active. Runs on a detached actor's
+/// thread (the shard mover). False if some entity was still active at the
+/// deadline.
+bool passivate_and_wait(caf::actor_system& sys, const node_regions& r, uint32_t shard,
+                        std::chrono::milliseconds limit) {
+  caf::scoped_actor blocking{sys, true};
   auto t = std::chrono::seconds(2);
   auto ask = [&](const auto& region) {
     blocking->request(region, t, atoms::passivate_atom_v, shard)
@@ -445,6 +443,149 @@ bool passivate_and_wait(gateway_pointer self, uint32_t shard, std::chrono::milli
   }
 }
 
+/// One shard move, run by its own detached actor (`shard_mover`) so that the
+/// blocking parts (passivation wait, the export scan, the etcd transaction)
+/// never hold the gateway, which keeps answering peers and tt-admin.
+struct move_job {
+  gateway_deps deps;
+  uint32_t shard = 0;
+  std::string to;
+  uint64_t epoch = 0;
+  cluster_gateway_actor target;
+};
+
+/// The mover: answers its one `ok_atom` request with the move's result. It
+/// monitors the target's gateway, so the target's death aborts the move at
+/// once. Every path ends the move in the cluster member exactly once.
+caf::behavior shard_mover(caf::event_based_actor* self, move_job job) {
+  auto j = std::make_shared<move_job>(std::move(job));
+  auto rp = std::make_shared<caf::response_promise>();
+  auto finished = std::make_shared<bool>(false);  // abort and commit happen once
+  auto done = [self, j, rp, finished](caf::expected<admin_reply> out) {
+    *finished = true;
+    j->deps.cluster->end_move(j->shard);
+    if (out)
+      rp->deliver(std::move(*out));
+    else
+      rp->deliver(out.error());
+    self->quit();
+  };
+  auto abort = [self, j, finished, done](const std::string& why) {
+    if (*finished)
+      return;
+    // The target drops whatever it received (best effort: a target that is
+    // down clears it with the first chunk of the next move of this shard,
+    // and never fires timers of a shard it does not serve).
+    shard_import drop;
+    drop.secret = j->deps.secret;
+    drop.shard = j->shard;
+    drop.from_node = j->deps.node_name;
+    drop.aborted = true;
+    drop.done = true;
+    caf::anon_send(j->target, std::move(drop));
+    log::warn("shard_move_aborted", {{"shard", j->shard}, {"reason", why}});
+    done(make_error(errc::unavailable, "shard move aborted: " + why + "; "
+                                         "this node still owns the shard with all its data"));
+  };
+  self->monitor(j->target);
+  self->set_down_handler([abort](caf::down_msg& dm) {
+    abort("the target node went down (" + to_string(dm.reason) + ")");
+  });
+  return {
+    [self, j, rp, finished, done, abort](caf::ok_atom) -> caf::response_promise {
+      *rp = self->make_response_promise();
+      auto& d = j->deps;
+      // 1. Barrier: every append the journal received before the fence
+      //    closed is written (synced) before it answers; later ones are
+      //    refused by the fence.
+      self->request(d.journal, std::chrono::seconds(30), journal_barrier{j->shard})
+        .then(
+          [self, j, finished, done, abort](uint64_t) mutable {
+            auto& d = j->deps;
+            // 2. Passivate the shard's entities and wait until they are gone
+            //    (their state is on disk; none can write any more: fenced).
+            if (!passivate_and_wait(self->system(), d.regions, j->shard, std::chrono::seconds(5)))
+              return abort("the shard's entities did not passivate within 5 s");
+            if (*finished)
+              return;  // the target went down meanwhile
+            // 3. Export (this actor is detached: a blocking scan is fine).
+            auto chunks = std::make_shared<std::vector<std::vector<std::string>>>(1);
+            size_t bytes = 0, entries = 0;
+            bool ok = d.store->export_shard(j->shard, [&](uint8_t cf, std::string_view k,
+                                                          std::string_view v) {
+              if (bytes > import_chunk_bytes) {
+                chunks->emplace_back();
+                bytes = 0;
+              }
+              auto& c = chunks->back();
+              c.emplace_back(1, static_cast<char>(cf));
+              c.emplace_back(k);
+              c.emplace_back(v);
+              bytes += k.size() + v.size() + 1;
+              ++entries;
+              return true;
+            });
+            if (!ok)
+              return abort("reading the shard's entries failed");
+            // 4. Stream the chunks, one at a time, then commit in etcd.
+            auto send = std::make_shared<std::function<void(size_t)>>();
+            *send = [self, j, finished, done, abort, chunks, entries, send](size_t i) mutable {
+              shard_import msg;
+              msg.secret = j->deps.secret;
+              msg.shard = j->shard;
+              msg.from_node = j->deps.node_name;
+              msg.triples = std::move((*chunks)[i]);
+              msg.chunk = static_cast<uint32_t>(i);
+              msg.done = i + 1 == chunks->size();
+              self->request(j->target, std::chrono::seconds(15), std::move(msg))
+                .then(
+                  [self, j, finished, done, abort, chunks, entries, send,
+                   i](shard_import_ack& ack) mutable {
+                    if (*finished)
+                      return;  // aborted meanwhile (the target went down)
+                    if (i + 1 < chunks->size())
+                      return (*send)(i + 1);
+                    *send = nullptr;  // break the self-reference
+                    std::string err;
+                    auto outcome = j->deps.cluster->commit_move(j->shard, j->epoch, j->to,
+                                                                ack.node_id, ack.lease, &err);
+                    if (outcome == move_commit::refused)
+                      return abort(err);
+                    if (outcome == move_commit::unknown) {
+                      // Neither side may drop anything: one of them owns it.
+                      log::error("shard_move_unconfirmed", {{"shard", j->shard}, {"reason", err}});
+                      return done(make_error(errc::unavailable,
+                                             "shard move of " + std::to_string(j->shard)
+                                               + ": etcd did not confirm the ownership change ("
+                                               + err + "); run `shards` to see the owner"));
+                    }
+                    // 5. The new owner serves it now; drop our timers and
+                    //    index rows of it (stale ones are never used
+                    //    meanwhile: timers of unserved shards do not fire,
+                    //    lists read each row from the shard's home only).
+                    caf::anon_send(j->deps.journal, drop_shard{j->shard});
+                    done(admin_reply{json::serialize(
+                      json::object{{"shard", j->shard},
+                                   {"from", j->deps.node_name},
+                                   {"to", j->to},
+                                   {"entries", entries},
+                                   {"old_epoch", j->epoch}})});
+                  },
+                  [abort, send](caf::error& err) mutable {
+                    *send = nullptr;
+                    abort("the new owner refused the entries: " + describe(err).message);
+                  });
+            };
+            (*send)(0);
+          },
+          [abort](caf::error& err) mutable {
+            abort("journal barrier: " + describe(err).message);
+          });
+      return *rp;
+    },
+  };
+}
+
 /// `shard move SHARD NODE` on the shard's current owner (see
 /// docs/ARCHITECTURE.md "Shard hand-off"): stop serving (fence), write the
 /// appends already queued (journal barrier), passivate the shard's entities
@@ -453,7 +594,8 @@ bool passivate_and_wait(gateway_pointer self, uint32_t shard, std::chrono::milli
 /// with one etcd transaction (new epoch) and drop the local timers and index
 /// rows. Any failure before the transaction leaves this node the owner with
 /// all its data, and tells NODE to drop what it received; a transaction
-/// whose outcome etcd cannot confirm is reported as such.
+/// whose outcome etcd cannot confirm is reported as such. The work runs on a
+/// detached `shard_mover`; the gateway only starts it and relays its answer.
 caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const std::string& to) {
   auto& d = self->state.deps;
   if (!d.cluster)
@@ -478,121 +620,12 @@ caf::result<admin_reply> shard_move(gateway_pointer self, uint32_t shard, const 
                         + owner + "'); run the move there",
                       "shard");
   }
+  auto mover = self->system().spawn<caf::detached>(shard_mover,
+                                                   move_job{d, shard, to, epoch, *gw});
   auto rp = self->make_response_promise<admin_reply>();
-  auto finished = std::make_shared<bool>(false);  // abort and commit happen once
-  auto target = gw->address();
-  auto abort = [self, cluster, shard, rp, finished, target, gw = *gw](const std::string& why) mutable {
-    if (*finished)
-      return;
-    *finished = true;
-    self->state.move_aborts.erase(target);
-    cluster->end_move(shard);
-    // The target drops whatever it received (best effort: a target that is
-    // down clears it with the first chunk of the next move of this shard,
-    // and never fires timers of a shard it does not serve).
-    shard_import drop;
-    drop.secret = self->state.deps.secret;
-    drop.shard = shard;
-    drop.from_node = self->state.deps.node_name;
-    drop.aborted = true;
-    drop.done = true;
-    self->request(gw, std::chrono::seconds(15), std::move(drop))
-      .then([](shard_import_ack&) {}, [](caf::error&) {});
-    log::warn("shard_move_aborted", {{"shard", shard}, {"reason", why}});
-    rp.deliver(make_error(errc::unavailable, "shard move aborted: " + why + "; "
-                                               "this node still owns the shard with all its data"));
-  };
-  self->monitor(*gw);
-  self->state.move_aborts[target] = abort;
-  // 1. Barrier: every append the journal received before the fence closed is
-  //    written (synced) before it answers; later ones are refused.
-  self->request(d.journal, std::chrono::seconds(30), journal_barrier{shard})
-    .then(
-      [self, cluster, shard, to, epoch, gw = *gw, rp, abort, finished,
-       target](uint64_t) mutable {
-        auto& d = self->state.deps;
-        // 2. Passivate the shard's entities and wait until they are gone
-        //    (their state is on disk; none can write any more: fenced).
-        if (!passivate_and_wait(self, shard, std::chrono::seconds(5)))
-          return abort("the shard's entities did not passivate within 5 s");
-        if (*finished)
-          return;  // the target went down meanwhile
-        // 3. Export (this actor runs detached: a blocking scan is fine here).
-        auto chunks = std::make_shared<std::vector<std::vector<std::string>>>(1);
-        size_t bytes = 0, entries = 0;
-        bool ok = d.store->export_shard(shard, [&](uint8_t cf, std::string_view k,
-                                                   std::string_view v) {
-          if (bytes > import_chunk_bytes) {
-            chunks->emplace_back();
-            bytes = 0;
-          }
-          auto& c = chunks->back();
-          c.emplace_back(1, static_cast<char>(cf));
-          c.emplace_back(k);
-          c.emplace_back(v);
-          bytes += k.size() + v.size() + 1;
-          ++entries;
-          return true;
-        });
-        if (!ok)
-          return abort("reading the shard's entries failed");
-        // 4. Stream the chunks, one at a time, then commit in etcd.
-        auto send = std::make_shared<std::function<void(size_t)>>();
-        *send = [self, cluster, shard, to, epoch, gw, rp, abort, chunks, entries, send, finished,
-                 target](size_t i) mutable {
-          shard_import msg;
-          msg.secret = self->state.deps.secret;
-          msg.shard = shard;
-          msg.from_node = self->state.deps.node_name;
-          msg.triples = std::move((*chunks)[i]);
-          msg.chunk = static_cast<uint32_t>(i);
-          msg.done = i + 1 == chunks->size();
-          self->request(gw, std::chrono::seconds(15), std::move(msg))
-            .then(
-              [self, cluster, shard, to, epoch, rp, abort, chunks, entries, send, i, finished,
-               target](shard_import_ack& ack) mutable {
-                if (*finished)
-                  return;  // aborted meanwhile (the target went down)
-                if (i + 1 < chunks->size())
-                  return (*send)(i + 1);
-                *send = nullptr;  // break the self-reference
-                std::string err;
-                auto outcome = cluster->commit_move(shard, epoch, to, ack.node_id, ack.lease, &err);
-                if (outcome == move_commit::refused)
-                  return abort(err);
-                *finished = true;
-                self->state.move_aborts.erase(target);
-                cluster->end_move(shard);
-                if (outcome == move_commit::unknown) {
-                  // Neither side may drop anything: one of them owns it.
-                  log::error("shard_move_unconfirmed", {{"shard", shard}, {"reason", err}});
-                  rp.deliver(make_error(errc::unavailable,
-                                        "shard move of " + std::to_string(shard)
-                                          + ": etcd did not confirm the ownership change (" + err
-                                          + "); run `shards` to see the owner"));
-                  return;
-                }
-                // 5. The new owner serves it now; drop our timers and index
-                //    rows of it (stale ones are never used meanwhile: timers
-                //    of unserved shards do not fire, lists read each row
-                //    from the shard's home only).
-                self->request(self->state.deps.journal, std::chrono::seconds(60), drop_shard{shard})
-                  .then([](uint64_t) {}, [](caf::error&) {});
-                rp.deliver(admin_reply{json::serialize(
-                  json::object{{"shard", shard},
-                               {"from", self->state.deps.node_name},
-                               {"to", to},
-                               {"entries", entries},
-                               {"old_epoch", epoch}})});
-              },
-              [abort, send](caf::error& err) mutable {
-                *send = nullptr;
-                abort("the new owner refused the entries: " + describe(err).message);
-              });
-        };
-        (*send)(0);
-      },
-      [abort](caf::error& err) mutable { abort("journal barrier: " + describe(err).message); });
+  self->request(mover, caf::infinite, caf::ok_atom_v)
+    .then([rp](admin_reply& r) mutable { rp.deliver(std::move(r)); },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
   return rp;
 }
 
@@ -790,13 +823,6 @@ caf::result<admin_reply> run(gateway_pointer self, std::vector<std::string> a) {
 
 cluster_gateway_actor::behavior_type gateway_impl(gateway_pointer self, gateway_deps deps) {
   self->state.deps = std::move(deps);
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto it = self->state.move_aborts.find(dm.source);
-    if (it != self->state.move_aborts.end()) {
-      auto abort = it->second;  // erases itself
-      abort("the target node went down (" + to_string(dm.reason) + ")");
-    }
-  });
   return {
     [self](cluster_hello& h) -> caf::result<node_regions> {
       if (h.version != cluster_wire_version || !secret_equal(h.secret, self->state.deps.secret)) {
