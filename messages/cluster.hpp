@@ -110,8 +110,10 @@ typename Inspector::result_type inspect(Inspector& f, log_page& x) {
 
 /// Rows of a node's secondary index for a peer's cluster-wide lists
 /// (GET /api/v1/me/tickets, /me/trades ...): the rows under `prefix` whose
-/// key suffix (an entity id) sorts after `after` (empty: from the start), at
-/// most `max` (capped at 1000), in key order.
+/// key suffix (an entity id) sorts after `after` (empty: from the start) and
+/// whose entity's shard has the answering node as its home (so each row comes
+/// from one node only, even while a moved shard's old copy remains), at most
+/// `max` (capped at 1000), in key order.
 struct read_index_range {
   uint32_t version = cluster_wire_version;
   std::string secret;

@@ -58,9 +58,6 @@ std::optional<entity_kind> parse_kind(const std::string& s) {
 
 struct gateway_state {
   gateway_deps deps;
-  // For events/s in `stats`: the previous sample.
-  uint64_t last_events = 0;
-  int64_t last_sample_ms = 0;
   static inline const char* name = "cluster_gateway";
 };
 
@@ -102,6 +99,17 @@ json::object nodes_doc(gateway_pointer self) {
   return json::object{{"nodes", std::move(arr)}};
 }
 
+/// Calls f(name, region) for each of the node's five regions (f is generic:
+/// the handles have different interfaces).
+template <class F>
+void for_each_region(const node_regions& r, F&& f) {
+  f("ticket_region", r.tickets);
+  f("account_region", r.accounts);
+  f("email_index_region", r.emails);
+  f("wallet_region", r.wallets);
+  f("trade_region", r.trades);
+}
+
 /// Sums the per-shard active counts of every region kind; also reports each
 /// region's mailbox depth (by kind).
 void gather_active(gateway_pointer self,
@@ -123,12 +131,9 @@ void gather_active(gateway_pointer self,
     };
   };
   auto fail = [finish](caf::error&) { finish(); };
-  auto t = std::chrono::seconds(2);
-  self->request(r.tickets, t, atoms::stats_atom_v).then(add("ticket_region"), fail);
-  self->request(r.accounts, t, atoms::stats_atom_v).then(add("account_region"), fail);
-  self->request(r.emails, t, atoms::stats_atom_v).then(add("email_index_region"), fail);
-  self->request(r.wallets, t, atoms::stats_atom_v).then(add("wallet_region"), fail);
-  self->request(r.trades, t, atoms::stats_atom_v).then(add("trade_region"), fail);
+  for_each_region(r, [&](const char* kind, const auto& region) {
+    self->request(region, std::chrono::seconds(2), atoms::stats_atom_v).then(add(kind), fail);
+  });
 }
 
 caf::result<admin_reply> shards_cmd(gateway_pointer self) {
@@ -332,24 +337,15 @@ caf::result<admin_reply> stats_cmd(gateway_pointer self) {
   self->request(self->state.deps.journal, std::chrono::seconds(5), atoms::stats_atom_v)
     .then(
       [self, rp](journal_stats& js) mutable {
-        auto& st = self->state;
-        auto now = wall_ms();
-        double rate = 0;
-        if (st.last_sample_ms > 0 && now > st.last_sample_ms)
-          rate = static_cast<double>(js.events - st.last_events) * 1000.0
-                 / static_cast<double>(now - st.last_sample_ms);
-        st.last_events = js.events;
-        st.last_sample_ms = now;
-        auto extra = st.deps.extra_stats;
-        gather_active(self, [self, rp, js, rate, extra](std::vector<uint32_t> active,
-                                                        json::object boxes) mutable {
+        auto extra = self->state.deps.extra_stats;
+        gather_active(self, [self, rp, js, extra](std::vector<uint32_t> active,
+                                                  json::object boxes) mutable {
           uint64_t total = 0;
           for (auto a : active)
             total += a;
           json::object o{
             {"events_total", js.events},
-            {"events_per_s", js.events_per_s},
-            {"events_per_s_since_last_stats", rate},
+            {"events_per_s", js.events_per_s},  // over the last <= 1024 batches
             {"batches_total", js.batches},
             {"mean_batch_events",
              js.batches ? static_cast<double>(js.events) / static_cast<double>(js.batches) : 0.0},
@@ -409,19 +405,14 @@ bool passivate_and_wait(caf::actor_system& sys, const node_regions& r, uint32_t 
                         std::chrono::milliseconds limit) {
   caf::scoped_actor blocking{sys, true};
   auto t = std::chrono::seconds(2);
-  auto ask = [&](const auto& region) {
+  for_each_region(r, [&](const char*, const auto& region) {
     blocking->request(region, t, atoms::passivate_atom_v, shard)
       .receive([](uint32_t) {}, [](caf::error&) {});
-  };
-  ask(r.tickets);
-  ask(r.accounts);
-  ask(r.emails);
-  ask(r.wallets);
-  ask(r.trades);
+  });
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     uint64_t active = 0;
-    auto count = [&](const auto& region) {
+    for_each_region(r, [&](const char*, const auto& region) {
       blocking->request(region, t, atoms::stats_atom_v)
         .receive(
           [&](region_stats& st) {
@@ -429,12 +420,7 @@ bool passivate_and_wait(caf::actor_system& sys, const node_regions& r, uint32_t 
               active += st.active_by_shard[shard];
           },
           [&](caf::error&) { ++active; });
-    };
-    count(r.tickets);
-    count(r.accounts);
-    count(r.emails);
-    count(r.wallets);
-    count(r.trades);
+    });
     if (active == 0)
       return true;
     if (std::chrono::steady_clock::now() >= deadline)

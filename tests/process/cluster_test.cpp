@@ -653,6 +653,12 @@ TEST_CASE("tt-admin against a single embedded node: every command") {
   CHECK(timers.at("timers").is_array());
   auto stats = json_of("stats");
   CHECK(stats.at("events_total").as_int64() >= 3);
+  // The journal's synced writes: a latency above zero, p50 <= p99 <= max.
+  auto& w = stats.at("journal_write_us");
+  CHECK(w.at("p50").to_number<int64_t>() > 0);
+  CHECK(w.at("p50").to_number<int64_t>() <= w.at("p99").to_number<int64_t>());
+  CHECK(w.at("p99").to_number<int64_t>() <= w.at("max").to_number<int64_t>());
+  CHECK(stats.at("events_per_s").is_number());  // integer: a few events over seconds may be 0
   CHECK(stats.at("mailbox_depths").is_object());
   REQUIRE(stats.as_object().contains("matcher"));
   CHECK(stats.at("matcher").at("rounds").is_number());
