@@ -490,15 +490,16 @@ std::optional<std::string_view> exported_id(uint8_t cf, std::string_view k) {
       // Rows an entity writes about itself: "owner\0<account>\0<ticket>",
       // "trades\0<account>\0<trade>", "disputes\0<trade>"; the entity id is
       // the last part. Other rows (consumer offsets) belong to the node.
+      // `parts`: how many \0-terminated parts precede the id.
       using namespace std::string_view_literals;
-      for (auto prefix : {"owner\0"sv, "trades\0"sv, "disputes\0"sv}) {
+      for (auto [prefix, parts] : {std::pair{"owner\0"sv, 2}, std::pair{"trades\0"sv, 2},
+                                   std::pair{"disputes\0"sv, 1}}) {
         if (!k.starts_with(prefix))
           continue;
         auto nul = k.rfind('\0');
-        if (nul < prefix.size() - 1 || nul + 1 >= k.size())
+        bool has_account = nul > prefix.size() - 1;
+        if (nul + 1 >= k.size() || has_account != (parts == 2))
           return std::nullopt;
-        if (prefix != "disputes\0"sv && nul == prefix.size() - 1)
-          return std::nullopt;  // no account part
         return k.substr(nul + 1);
       }
       return std::nullopt;
