@@ -2,7 +2,8 @@
 // The persistent-entity base shared by every event-sourced actor (ticket now;
 // account, trade, escrow later).
 //
-// A `Model` provides: `static constexpr entity_kind kind`, a member `id`,
+// A `Model` provides: `static constexpr entity_kind kind`, a member `id`
+// (std::string, or small_string to save memory per entity),
 // `apply(const event_envelope&)`, `restore(const snapshot_envelope&) -> bool`
 // and `snapshot(seq, now_ms) -> snapshot_envelope`; optionally
 // `index_writes(before, after) -> std::vector<std::string>` (flattened key,
@@ -158,7 +159,7 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
         log::warn("entity_append_failed", {{"kind", to_string(decltype(c.model)::kind)},
                                            {"id", c.model.id},
                                            {"reason", describe(err).message}});
-        auto id = c.model.id;  // recover() resets the model
+        std::string id{c.model.id};  // recover() resets the model (id may be a small_string)
         auto reload = c.recover(id);
         done(err);
         if (reload)

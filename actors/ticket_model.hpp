@@ -3,9 +3,14 @@
 // events or error) and apply (event -> state). The ticket entity actor wires
 // these to the journal; tests drive them directly.
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "actors/packed_strings.hpp"
+#include "actors/small_string.hpp"
 
 #include "caf/error.hpp"
 #include "caf/expected.hpp"
@@ -19,12 +24,44 @@ class node_keys;
 
 namespace tt::actors {
 
+/// What a ticket carries once it takes part in trades, valuations or offers
+/// (most active tickets never do): kept out of line, shared between copies of
+/// the model and copied only when changed.
+struct ticket_trade_part {
+  std::string hold_trade_id;
+  std::string last_transfer_ref;
+  std::vector<std::string> transfer_refs;
+  std::string valuation_version;
+  std::string valuation_method;
+  int64_t valuation_credit_minor = 0;
+  bool offer_open = false;
+  ticket_offered offer;
+  int64_t offer_at_ms = 0;
+};
+
+/// One per active ticket entity, so kept compact (bench/README.md, "memory
+/// per entity"): ~90 bytes inline, every string of the listing in one packed
+/// heap block, the trade part only when there is one. `state()` unpacks the
+/// whole `ticket_state` (snapshots, tests); commands read the accessors.
 struct ticket_model {
   static constexpr entity_kind kind = entity_kind::ticket;
 
-  std::string id;
+  small_string id;
   bool exists = false;
-  ticket_state state;
+
+  ticket_state state() const;
+  void set_state(const ticket_state& s);
+
+  ticket_status status() const { return status_; }
+  std::string_view seller() const { return part(seller_at); }
+  /// The keyed hash of the barcode (64 hex characters as node_keys makes it).
+  std::string barcode_hash() const { return hash_part(barcode_hash_at, barcode_hash_raw); }
+  std::string_view barcode_sealed() const { return part(barcode_sealed_at); }
+  ticket_fields fields() const;
+  int64_t created_at_ms() const { return created_at_ms_; }
+  int64_t updated_at_ms() const { return updated_at_ms_; }
+  /// The trade part; an empty one when the ticket never had any.
+  const ticket_trade_part& trade() const;
 
   /// Applies one stored event. Unknown payloads are ignored (written by a
   /// newer build; they cannot change what this build understands).
@@ -58,6 +95,38 @@ struct ticket_model {
   /// Opens/replaces or closes the swap offer (owner only; opening needs
   /// `listed`). An identical open offer or closing a closed one: nothing.
   caf::expected<std::vector<event_payload>> decide(const offer_ticket& cmd) const;
+
+private:
+  // The packed block's parts, in this order, then one part per seat. The two
+  // keyed hashes are kept as 32 raw bytes when they are 64 lowercase hex
+  // characters (as node_keys::keyed_hash makes them), else as given.
+  enum part_index : size_t {
+    event_id_at, event_name_at, venue_at, category_at, section_at, row_at, currency_at,
+    seller_at, barcode_hash_at, barcode_sealed_at, dedup_hash_at, seats_at
+  };
+  static constexpr uint8_t barcode_hash_raw = 1, dedup_hash_raw = 2;
+
+  std::string_view part(size_t i) const {
+    return i < strings_.size() ? strings_[i] : std::string_view{};
+  }
+  std::string hash_part(size_t i, uint8_t raw_flag) const;
+  void pack(const ticket_fields& f, std::string_view seller, std::string_view barcode_hash,
+            std::string_view barcode_sealed, std::string_view dedup_hash);
+  /// Repacks with other fields and/or seller, the rest as it is.
+  void repack(const ticket_fields& f, std::string_view seller);
+  /// The trade part to change: a private copy (created when absent).
+  ticket_trade_part& mutable_trade();
+
+  packed_strings strings_;
+  int64_t event_starts_at_ms_ = 0;
+  int64_t face_value_minor_ = 0;
+  int64_t price_minor_ = 0;
+  int64_t created_at_ms_ = 0;
+  int64_t updated_at_ms_ = 0;
+  std::shared_ptr<ticket_trade_part> trade_;
+  ticket_status status_ = ticket_status::listed;
+  uint8_t platform_ = 0;
+  uint8_t raw_hashes_ = 0;  // barcode_hash_raw | dedup_hash_raw
 };
 
 /// "owner\0<account>\0" — the prefix of an account's tickets in the index.

@@ -17,7 +17,7 @@
 // Progress goes to stderr; the last line on stdout is one JSON object.
 
 #include <CLI/CLI.hpp>
-#include <malloc.h>
+#include <jemalloc/jemalloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +72,7 @@ struct options {
   std::string dir;
   bool keep = false;
   bool skip_memory = false;
+  bool size_classes = false;
   bool skip_recovery = false;
   double stop_timeout = 5;
 };
@@ -101,9 +102,42 @@ size_t rss_bytes() {
 /// Bytes malloc has handed out and not got back (all arenas, incl. mmapped
 /// blocks): unlike RSS, free chunks and fragmentation are not in it, so it
 /// moves less between runs. A diagnostic next to the RSS figure.
+/// Bytes the program has malloc'd and not freed (jemalloc's stats.allocated,
+/// refreshed); 0 if the counters are unavailable.
 size_t heap_in_use() {
-  auto mi = ::mallinfo2();
-  return mi.uordblks + mi.hblkhd;
+  uint64_t epoch = 1;
+  size_t len = sizeof(epoch);
+  ::mallctl("epoch", &epoch, &len, &epoch, len);
+  size_t allocated = 0;
+  len = sizeof(allocated);
+  if (::mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0)
+    return 0;
+  return allocated;
+}
+
+/// Live objects per small jemalloc size class: (class size, count).
+std::vector<std::pair<size_t, int64_t>> live_by_size_class() {
+  std::vector<std::pair<size_t, int64_t>> out;
+  uint64_t epoch = 1;
+  size_t len = sizeof(epoch);
+  ::mallctl("epoch", &epoch, &len, &epoch, len);
+  unsigned nbins = 0;
+  len = sizeof(nbins);
+  if (::mallctl("arenas.nbins", &nbins, &len, nullptr, 0) != 0)
+    return out;
+  for (unsigned i = 0; i < nbins; ++i) {
+    size_t size = 0, curregs = 0;
+    len = sizeof(size);
+    auto name = "arenas.bin." + std::to_string(i) + ".size";
+    ::mallctl(name.c_str(), &size, &len, nullptr, 0);
+    len = sizeof(curregs);
+    name = "stats.arenas." + std::to_string(MALLCTL_ARENAS_ALL) + ".bins." + std::to_string(i)
+           + ".curregs";
+    if (::mallctl(name.c_str(), &curregs, &len, nullptr, 0) != 0)
+      return {};
+    out.emplace_back(size, static_cast<int64_t>(curregs));
+  }
+  return out;
 }
 
 double mib(size_t b) {
@@ -453,6 +487,7 @@ struct memory_result {
   size_t activated = 0;  // entities the get phase added (region stats)
   size_t listed = 0;     // entities the list phase added (region stats)
   double avg_event_bytes = 0;
+  std::vector<std::pair<size_t, int64_t>> bins_base, bins_activated;
 };
 
 /// Leaves `node` running with every entity active: stopping it is timed by
@@ -467,7 +502,9 @@ memory_result run_memory(const options& opt, std::shared_ptr<const tt::persisten
   auto pw = prewrite(dir, factory, "stored", opt.tickets, opt.block_cache_mb);
   res.prewrite_seconds = pw.seconds;
   res.avg_event_bytes = opt.tickets ? double(pw.event_bytes) / opt.tickets : 0;
-  ::malloc_trim(0);  // hand what the writer freed back, so it cannot hide later growth
+  // Hand what the writer freed back to the OS, so it cannot hide later growth.
+  auto purge = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  ::mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
 
   node.start(open_store(dir, opt.block_cache_mb), keys, opt.snapshot_every);
   auto get_msg = [&](const std::string& tag) {
@@ -489,6 +526,7 @@ memory_result run_memory(const options& opt, std::shared_ptr<const tt::persisten
   std::this_thread::sleep_for(200ms);
   res.rss_base = rss_bytes();
   res.heap_base = heap_in_use();
+  res.bins_base = live_by_size_class();
   auto base_active = region_stats_of(*node.sys, node.region).active_entities;
 
   std::fprintf(stderr, "[memory] activating %zu stored tickets with get_ticket (recovery reads) ...\n",
@@ -504,6 +542,7 @@ memory_result run_memory(const options& opt, std::shared_ptr<const tt::persisten
   std::this_thread::sleep_for(200ms);
   res.rss_activated = rss_bytes();
   res.heap_activated = heap_in_use();
+  res.bins_activated = live_by_size_class();
   auto after_activate = region_stats_of(*node.sys, node.region).active_entities;
 
   std::fprintf(stderr, "[memory] listing %zu new tickets through the region ...\n", opt.tickets);
@@ -759,6 +798,8 @@ int main(int argc, char** argv) {
   app.add_option("--dir", opt.dir, "scratch directory")->capture_default_str();
   app.add_flag("--keep", opt.keep, "keep the RocksDB directories");
   app.add_flag("--skip-memory", opt.skip_memory, "skip the memory measure");
+  app.add_flag("--size-classes", opt.size_classes,
+               "also print which jemalloc size classes the activated entities added objects to");
   app.add_flag("--skip-recovery", opt.skip_recovery, "skip the recovery measure");
   app.add_option("--stop-timeout", opt.stop_timeout,
                  "seconds to wait for the node with every entity active to stop before exiting "
@@ -851,12 +892,19 @@ int main(int argc, char** argv) {
         m.activate_seconds > 0 ? activated / m.activate_seconds : 0.0);
     if (heap_act > 0)
       add(report,
-          "    (of which malloc'd and in use (mallinfo2): %.0f bytes/entity; the rest is\n"
-          "     malloc's own free chunks, fragmentation and thread stacks/arenas)\n",
+          "    (of which malloc'd and in use (jemalloc stats.allocated): %.0f bytes/entity;\n"
+          "     the rest is the allocator's free space, page tables and thread caches)\n",
           heap_act);
-    else
-      add(report, "    (malloc'd bytes n/a: glibc's mallinfo2 does not see jemalloc, which this\n"
-                  "     program links like tt-node; RSS is the figure)\n");
+    if (opt.size_classes && activated > 0
+        && m.bins_base.size() == m.bins_activated.size()) {
+      add(report, "    live objects added per activated entity, by jemalloc size class:\n");
+      for (size_t i = 0; i < m.bins_base.size(); ++i) {
+        double per = double(m.bins_activated[i].second - m.bins_base[i].second) / activated;
+        if (per >= 0.05 || per <= -0.05)
+          add(report, "      %5zu B x %5.2f = %6.0f B\n", m.bins_base[i].first, per,
+              per * m.bins_base[i].first);
+      }
+    }
     add(report,
         "  listed %zu new tickets (list_ticket -> synced append):           +%.1f MiB"
         " = %.0f bytes/entity (%.0f listings/s)\n",

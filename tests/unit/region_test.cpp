@@ -286,10 +286,10 @@ TEST_CASE("region: recovery from snapshot + replay equals a full replay") {
   auto full = full_replay(*n.store, cmd.ticket_id, &replayed);
   CHECK(replayed == 7);
   CHECK(core.model.exists);
-  CHECK(core.model.state == full.state);
-  CHECK(core.model.state.fields.price_minor == 20006);
-  CHECK(core.model.state.fields.venue == "Stade de France");
-  CHECK(core.model.state.fields.event_name == "Final (replay)");
+  CHECK(core.model.state() == full.state());
+  CHECK(core.model.state().fields.price_minor == 20006);
+  CHECK(core.model.state().fields.venue == "Stade de France");
+  CHECK(core.model.state().fields.event_name == "Final (replay)");
 
   // And the live entity after passivation serves that same view.
   REQUIRE(n.wait_passivated(1));

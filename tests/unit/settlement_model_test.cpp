@@ -187,30 +187,30 @@ TEST_CASE("ticket trade steps: hold, deposit and transfer are fenced by the trad
   auto t = listed_by_a(*keys);
   auto step = [&](ticket_step s, std::string trade, std::string owner = "A", std::string to = {},
                   std::string barcode = {}) {
-    ticket_trade_step c{t.m.id, static_cast<uint8_t>(s), std::move(trade), std::move(owner),
+    ticket_trade_step c{t.m.id.str(), static_cast<uint8_t>(s), std::move(trade), std::move(owner),
                         std::move(to), std::move(barcode), {}};
     return t.run(c, *keys);
   };
   CHECK(step(ticket_step::hold, "T1", "B") == errc::forbidden);  // B does not own it
   CHECK(step(ticket_step::hold, "T1") == errc::ok);
-  CHECK(t.m.state.status == ticket_status::held);
+  CHECK(t.m.state().status == ticket_status::held);
   CHECK(step(ticket_step::hold, "T1") == errc::ok);  // idempotent
   CHECK(t.seq == 2);
   CHECK(step(ticket_step::hold, "T2") == errc::invalid_state);  // one open trade at a time
   update_ticket up;
-  up.ticket_id = t.m.id;
+  up.ticket_id = t.m.id.str();
   up.patch.has_price = true;
   up.meta.user_id = "A";
   CHECK(describe(t.m.decide(up).error()).code == errc::invalid_state);  // frozen while held
   CHECK(step(ticket_step::deposit, "T2", "A", {}, "BARCODE-1") == errc::invalid_state);
   CHECK(step(ticket_step::deposit, "T1", "A", {}, "WRONG-CODE") == errc::invalid_argument);
-  CHECK(t.m.state.status == ticket_status::held);
+  CHECK(t.m.state().status == ticket_status::held);
   CHECK(step(ticket_step::deposit, "T1", "A", {}, "BARCODE-1") == errc::ok);
-  CHECK(t.m.state.status == ticket_status::in_escrow);
+  CHECK(t.m.state().status == ticket_status::in_escrow);
   CHECK(step(ticket_step::transfer, "T1", "A", "B") == errc::ok);
-  CHECK(t.m.state.seller == "B");
-  CHECK(t.m.state.status == ticket_status::listed);
-  CHECK(t.m.state.hold_trade_id.empty());
+  CHECK(t.m.state().seller == "B");
+  CHECK(t.m.state().status == ticket_status::listed);
+  CHECK(t.m.state().hold_trade_id.empty());
   auto before = t.seq;
   CHECK(step(ticket_step::transfer, "T1", "A", "B") == errc::ok);  // replay
   CHECK(step(ticket_step::release, "T1") == errc::ok);              // not held: no-op
@@ -218,28 +218,30 @@ TEST_CASE("ticket trade steps: hold, deposit and transfer are fenced by the trad
   CHECK(t.seq == before);
   // The owner index follows the owner.
   ticket_model old = t.m;
-  old.state.seller = "A";
+  auto old_state = old.state();
+  old_state.seller = "A";
+  old.set_state(old_state);
   auto writes = t.m.index_writes(old, t.m);
   REQUIRE(writes.size() == 4);
-  CHECK(writes[0] == owner_index_prefix("A") + t.m.id);
+  CHECK(writes[0] == owner_index_prefix("A") + t.m.id.str());
   CHECK(writes[1].empty());
-  CHECK(writes[2] == owner_index_prefix("B") + t.m.id);
+  CHECK(writes[2] == owner_index_prefix("B") + t.m.id.str());
   // Direct transfers: only the owner, only while listed, not to oneself.
   CHECK(step(ticket_step::transfer, "xfer-1", "A", "C") == errc::forbidden);
   CHECK(step(ticket_step::transfer, "xfer-1", "B", "B") == errc::invalid_argument);
   CHECK(step(ticket_step::transfer, "xfer-1", "B", "C") == errc::ok);
-  CHECK(t.m.state.seller == "C");
+  CHECK(t.m.state().seller == "C");
   // A re-driven step of the older trade T1 is recognised as done although
   // the ticket moved on since (it must not fail, nor move it back).
   before = t.seq;
   CHECK(step(ticket_step::transfer, "T1", "A", "B") == errc::ok);
   CHECK(t.seq == before);
-  CHECK(t.m.state.seller == "C");
-  CHECK(t.m.state.transfer_refs == std::vector<std::string>{"T1", "xfer-1"});
+  CHECK(t.m.state().seller == "C");
+  CHECK(t.m.state().transfer_refs == std::vector<std::string>{"T1", "xfer-1"});
   // Release after hold restores listed.
   CHECK(step(ticket_step::hold, "T3", "C") == errc::ok);
   CHECK(step(ticket_step::release, "T3") == errc::ok);
-  CHECK(t.m.state.status == ticket_status::listed);
+  CHECK(t.m.state().status == ticket_status::listed);
 }
 
 TEST_CASE("trade model: status graph, deposits, index and timer writes") {
@@ -323,7 +325,7 @@ TEST_CASE("ticket offers: owner only, listed only, idempotent, closed by withdra
   auto keys = persistence::node_keys::from_secret("settlement-test");
   auto t = listed_by_a(*keys);
   offer_ticket o;
-  o.ticket_id = t.m.id;
+  o.ticket_id = t.m.id.str();
   o.want_event_ids = {"x"};
   o.max_cash_minor = 500;
   o.weights_permille = {1000, 0};
@@ -338,27 +340,27 @@ TEST_CASE("ticket offers: owner only, listed only, idempotent, closed by withdra
   o.weights_permille = {1000, 0};
   auto seq = t.seq;
   CHECK(t.run(o) == errc::ok);
-  CHECK(t.m.state.offer_open);
+  CHECK(t.m.state().offer_open);
   CHECK(t.m.view(t.seq, false).want_event_ids == std::vector<std::string>{"x"});
   CHECK(t.run(o) == errc::ok);  // the same offer: nothing written
   CHECK(t.seq == seq + 1);
   o.want_event_ids = {"y"};
   CHECK(t.run(o) == errc::ok);  // replaced
-  CHECK(t.m.state.offer.want_event_ids == std::vector<std::string>{"y"});
-  offer_ticket close{t.m.id, true, {}, {}, {}, 0, {}, {}};
+  CHECK(t.m.state().offer.want_event_ids == std::vector<std::string>{"y"});
+  offer_ticket close{t.m.id.str(), true, {}, {}, {}, 0, {}, {}};
   close.meta.user_id = "A";
   CHECK(t.run(close) == errc::ok);
-  CHECK_FALSE(t.m.state.offer_open);
+  CHECK_FALSE(t.m.state().offer_open);
   seq = t.seq;
   CHECK(t.run(close) == errc::ok);  // idempotent
   CHECK(t.seq == seq);
   // A transfer ends the offer: the new owner is not bound by it.
   CHECK(t.run(o) == errc::ok);
-  ticket_trade_step tr{t.m.id, static_cast<uint8_t>(ticket_step::transfer), "X1", "A", "B", {}, {}};
+  ticket_trade_step tr{t.m.id.str(), static_cast<uint8_t>(ticket_step::transfer), "X1", "A", "B", {}, {}};
   CHECK(t.run(tr, *keys) == errc::ok);
-  CHECK_FALSE(t.m.state.offer_open);
+  CHECK_FALSE(t.m.state().offer_open);
   // Not listed: no offer.
-  ticket_trade_step hold{t.m.id, static_cast<uint8_t>(ticket_step::hold), "X2", "B", {}, {}, {}};
+  ticket_trade_step hold{t.m.id.str(), static_cast<uint8_t>(ticket_step::hold), "X2", "B", {}, {}, {}};
   CHECK(t.run(hold, *keys) == errc::ok);
   o.meta.user_id = "B";
   CHECK(t.run(o) == errc::invalid_state);

@@ -86,11 +86,11 @@ TEST_CASE("ticket model: a new listing decides one ticket_listed, the same again
 
   f.apply(*d);
   CHECK(f.m.exists);
-  CHECK(f.m.state.status == ticket_status::listed);
-  CHECK(f.m.state.seller == "alice");
-  CHECK(f.m.state.fields == cmd.fields);
-  CHECK(f.m.state.created_at_ms == f.clock);
-  CHECK(f.m.state.updated_at_ms == f.clock);
+  CHECK(f.m.state().status == ticket_status::listed);
+  CHECK(f.m.state().seller == "alice");
+  CHECK(f.m.state().fields == cmd.fields);
+  CHECK(f.m.state().created_at_ms == f.clock);
+  CHECK(f.m.state().updated_at_ms == f.clock);
 
   // Listing the very same ticket again (same seller, same key): dedup hit.
   auto again = f.m.decide(cmd, *f.keys);
@@ -191,22 +191,22 @@ TEST_CASE("ticket model: updates") {
 
   SUBCASE("of a ticket that does not exist") {
     f.m.id = persistence::random_id();
-    auto e = failure(f.m.decide(update_ticket{f.m.id, price_patch(1), unit::as_user("alice")}));
+    auto e = failure(f.m.decide(update_ticket{f.m.id.str(), price_patch(1), unit::as_user("alice")}));
     CHECK(e.code == errc::not_found);
   }
   SUBCASE("by someone other than the seller") {
     f.listed("alice");
-    auto e = failure(f.m.decide(update_ticket{f.m.id, price_patch(1), unit::as_user("bob")}));
+    auto e = failure(f.m.decide(update_ticket{f.m.id.str(), price_patch(1), unit::as_user("bob")}));
     CHECK(e.code == errc::forbidden);
-    auto anon = failure(f.m.decide(update_ticket{f.m.id, price_patch(1), request_meta{}}));
+    auto anon = failure(f.m.decide(update_ticket{f.m.id.str(), price_patch(1), request_meta{}}));
     CHECK(anon.code == errc::forbidden);
   }
   SUBCASE("of a withdrawn ticket") {
     f.listed("alice");
-    auto w = f.m.decide(withdraw_ticket{f.m.id, "gone", unit::as_user("alice")});
+    auto w = f.m.decide(withdraw_ticket{f.m.id.str(), "gone", unit::as_user("alice")});
     REQUIRE(w);
     f.apply(*w);
-    auto e = failure(f.m.decide(update_ticket{f.m.id, price_patch(1), unit::as_user("alice")}));
+    auto e = failure(f.m.decide(update_ticket{f.m.id.str(), price_patch(1), unit::as_user("alice")}));
     CHECK(e.code == errc::invalid_state);
   }
   SUBCASE("with nothing in the patch") {
@@ -214,18 +214,18 @@ TEST_CASE("ticket model: updates") {
     ticket_patch empty;
     empty.price_minor = 5;  // a value without its flag is not a change
     empty.venue = "ignored";
-    auto e = failure(f.m.decide(update_ticket{f.m.id, empty, unit::as_user("alice")}));
+    auto e = failure(f.m.decide(update_ticket{f.m.id.str(), empty, unit::as_user("alice")}));
     CHECK(e.code == errc::invalid_argument);
   }
   SUBCASE("to a negative price") {
     f.listed("alice");
-    auto e = failure(f.m.decide(update_ticket{f.m.id, price_patch(-1), unit::as_user("alice")}));
+    auto e = failure(f.m.decide(update_ticket{f.m.id.str(), price_patch(-1), unit::as_user("alice")}));
     CHECK(e.code == errc::invalid_argument);
     CHECK(e.field == "price_minor");
   }
   SUBCASE("apply only the flagged fields") {
     auto cmd = f.listed("alice");
-    auto before = f.m.state;
+    auto before = f.m.state();
     ticket_patch p;
     p.has_venue = true;
     p.venue = "Wembley";
@@ -233,19 +233,19 @@ TEST_CASE("ticket model: updates") {
     p.event_name = "not flagged";  // not flagged
     p.category = "nope";
     p.event_starts_at_ms = 42;
-    auto d = f.m.decide(update_ticket{f.m.id, p, unit::as_user("alice")});
+    auto d = f.m.decide(update_ticket{f.m.id.str(), p, unit::as_user("alice")});
     REQUIRE(d);
     REQUIRE(d->size() == 1);
     CHECK(std::get<ticket_updated>(d->front()).patch == p);
     f.apply(*d);
-    CHECK(f.m.state.fields.venue == "Wembley");
-    CHECK(f.m.state.fields.price_minor == before.fields.price_minor);
-    CHECK(f.m.state.fields.event_name == before.fields.event_name);
-    CHECK(f.m.state.fields.category == before.fields.category);
-    CHECK(f.m.state.fields.event_starts_at_ms == before.fields.event_starts_at_ms);
-    CHECK(f.m.state.created_at_ms == before.created_at_ms);
-    CHECK(f.m.state.updated_at_ms == f.clock);
-    CHECK(f.m.state.updated_at_ms > before.updated_at_ms);
+    CHECK(f.m.state().fields.venue == "Wembley");
+    CHECK(f.m.state().fields.price_minor == before.fields.price_minor);
+    CHECK(f.m.state().fields.event_name == before.fields.event_name);
+    CHECK(f.m.state().fields.category == before.fields.category);
+    CHECK(f.m.state().fields.event_starts_at_ms == before.fields.event_starts_at_ms);
+    CHECK(f.m.state().created_at_ms == before.created_at_ms);
+    CHECK(f.m.state().updated_at_ms == f.clock);
+    CHECK(f.m.state().updated_at_ms > before.updated_at_ms);
 
     ticket_patch all;
     all.has_price = true;
@@ -256,61 +256,61 @@ TEST_CASE("ticket model: updates") {
     all.category = "soccer";
     all.has_event_starts_at = true;
     all.event_starts_at_ms = 1790000000000;
-    auto d2 = f.m.decide(update_ticket{f.m.id, all, unit::as_user("alice")});
+    auto d2 = f.m.decide(update_ticket{f.m.id.str(), all, unit::as_user("alice")});
     REQUIRE(d2);
     f.apply(*d2);
-    CHECK(f.m.state.fields.price_minor == 30000);
-    CHECK(f.m.state.fields.event_name == "Final (rescheduled)");
-    CHECK(f.m.state.fields.category == "soccer");
-    CHECK(f.m.state.fields.event_starts_at_ms == 1790000000000);
-    CHECK(f.m.state.fields.venue == "Wembley");
+    CHECK(f.m.state().fields.price_minor == 30000);
+    CHECK(f.m.state().fields.event_name == "Final (rescheduled)");
+    CHECK(f.m.state().fields.category == "soccer");
+    CHECK(f.m.state().fields.event_starts_at_ms == 1790000000000);
+    CHECK(f.m.state().fields.venue == "Wembley");
     // Facts in the dedup key never change by update.
-    CHECK(f.m.state.fields.event_id == cmd.fields.event_id);
-    CHECK(f.m.state.fields.seats == cmd.fields.seats);
-    CHECK(f.m.state.fields.face_value_minor == cmd.fields.face_value_minor);
-    CHECK(f.m.state.status == ticket_status::listed);
+    CHECK(f.m.state().fields.event_id == cmd.fields.event_id);
+    CHECK(f.m.state().fields.seats == cmd.fields.seats);
+    CHECK(f.m.state().fields.face_value_minor == cmd.fields.face_value_minor);
+    CHECK(f.m.state().status == ticket_status::listed);
   }
 }
 
 TEST_CASE("ticket model: withdrawal") {
   model_fixture f;
   f.m.id = persistence::random_id();
-  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id, "r", unit::as_user("alice")})).code
+  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id.str(), "r", unit::as_user("alice")})).code
         == errc::not_found);
   auto cmd = f.listed("alice");
-  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id, "r", unit::as_user("bob")})).code
+  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id.str(), "r", unit::as_user("bob")})).code
         == errc::forbidden);
 
-  auto d = f.m.decide(withdraw_ticket{f.m.id, "changed plans", unit::as_user("alice")});
+  auto d = f.m.decide(withdraw_ticket{f.m.id.str(), "changed plans", unit::as_user("alice")});
   REQUIRE(d);
   REQUIRE(d->size() == 1);
   CHECK(std::get<ticket_withdrawn>(d->front()).reason == "changed plans");
   f.apply(*d);
-  CHECK(f.m.state.status == ticket_status::withdrawn);
+  CHECK(f.m.state().status == ticket_status::withdrawn);
   CHECK(f.m.view(f.seq, false).status == static_cast<uint8_t>(ticket_status::withdrawn));
 
   // Withdrawing again is idempotent: no new event, no error.
-  auto again = f.m.decide(withdraw_ticket{f.m.id, "again", unit::as_user("alice")});
+  auto again = f.m.decide(withdraw_ticket{f.m.id.str(), "again", unit::as_user("alice")});
   REQUIRE(again);
   CHECK(again->empty());
   // ... but only for the seller.
-  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id, "r", unit::as_user("bob")})).code
+  CHECK(failure(f.m.decide(withdraw_ticket{f.m.id.str(), "r", unit::as_user("bob")})).code
         == errc::forbidden);
 
   // The same listing after a withdrawal lists it again (same id, creation time kept).
-  auto created = f.m.state.created_at_ms;
+  auto created = f.m.state().created_at_ms;
   auto relist = f.m.decide(cmd, *f.keys);
   REQUIRE(relist);
   REQUIRE(relist->size() == 1);
   f.apply(*relist);
-  CHECK(f.m.state.status == ticket_status::listed);
-  CHECK(f.m.state.created_at_ms == created);
+  CHECK(f.m.state().status == ticket_status::listed);
+  CHECK(f.m.state().created_at_ms == created);
 }
 
 TEST_CASE("ticket model: snapshot/restore, unknown payloads and the owner index") {
   model_fixture f;
   auto cmd = f.listed("alice");
-  auto u = f.m.decide(update_ticket{f.m.id, price_patch(999), unit::as_user("alice")});
+  auto u = f.m.decide(update_ticket{f.m.id.str(), price_patch(999), unit::as_user("alice")});
   REQUIRE(u);
   f.apply(*u);
 
@@ -325,7 +325,7 @@ TEST_CASE("ticket model: snapshot/restore, unknown payloads and the owner index"
   restored.id = cmd.ticket_id;
   REQUIRE(restored.restore(*decoded));
   CHECK(restored.exists);
-  CHECK(restored.state == f.m.state);
+  CHECK(restored.state() == f.m.state());
   snapshot_envelope not_a_ticket;
   not_a_ticket.state = account_state{};
   ticket_model other;
@@ -333,14 +333,14 @@ TEST_CASE("ticket model: snapshot/restore, unknown payloads and the owner index"
   CHECK_FALSE(other.exists);
 
   // Events this build does not know (or of another kind) leave the state alone.
-  auto state = f.m.state;
+  auto state = f.m.state();
   event_envelope unknown;
   unknown.timestamp_ms = f.clock + 1000;
   unknown.payload = unknown_payload{99};
   f.m.apply(unknown);
   unknown.payload = session_started{"fam", "hash"};
   f.m.apply(unknown);
-  CHECK(f.m.state == state);
+  CHECK(f.m.state() == state);
 
   // Owner index: written on listing and on status change, not on a price change.
   ticket_model empty;
@@ -349,12 +349,12 @@ TEST_CASE("ticket model: snapshot/restore, unknown payloads and the owner index"
   CHECK(key == std::string("owner\0alice\0", 12) + cmd.ticket_id);
   CHECK(f.m.index_writes(empty, f.m) == std::vector<std::string>{key, "listed"});
   auto before = f.m;
-  auto u2 = f.m.decide(update_ticket{f.m.id, price_patch(5), unit::as_user("alice")});
+  auto u2 = f.m.decide(update_ticket{f.m.id.str(), price_patch(5), unit::as_user("alice")});
   REQUIRE(u2);
   f.apply(*u2);
   CHECK(f.m.index_writes(before, f.m).empty());
   before = f.m;
-  auto w = f.m.decide(withdraw_ticket{f.m.id, "", unit::as_user("alice")});
+  auto w = f.m.decide(withdraw_ticket{f.m.id.str(), "", unit::as_user("alice")});
   REQUIRE(w);
   f.apply(*w);
   CHECK(f.m.index_writes(before, f.m) == std::vector<std::string>{key, "withdrawn"});
@@ -551,4 +551,86 @@ TEST_CASE("ids: format check and random ids") {
   auto r2 = persistence::random_id();
   CHECK(persistence::is_valid_id(r1));
   CHECK(r1 != r2);
+}
+
+TEST_CASE("ticket model: its compact storage gives back any state exactly") {
+  // Hex hashes are kept as raw bytes, other strings as they are: both must
+  // round-trip, as must long strings, many seats, ids longer than 23 chars
+  // and the trade part (present or not).
+  ticket_state s;
+  s.fields.event_id = "evt";
+  s.fields.event_name = std::string(70000, 'n');  // past 16-bit offsets
+  s.fields.venue = "";
+  s.fields.category = "concert";
+  s.fields.event_starts_at_ms = 1790000000000;
+  s.fields.section = "S1";
+  s.fields.row = "R2";
+  for (int i = 0; i < 40; ++i)
+    s.fields.seats.push_back(std::to_string(i));
+  s.fields.face_value_minor = 5000;
+  s.fields.price_minor = 6000;
+  s.fields.currency = "EUR";
+  s.fields.platform = 3;
+  s.seller = "a-seller-id-longer-than-twenty-three-chars";
+  s.status = ticket_status::withdrawn;
+  s.barcode_hash = std::string(64, 'a');  // lowercase hex: stored raw
+  s.barcode_sealed = std::string("\0\x01\xff", 3);
+  s.created_at_ms = 1;
+  s.updated_at_ms = 2;
+  for (bool with_trade_part : {false, true}) {
+    if (with_trade_part) {
+      s.hold_trade_id = "T9";
+      s.transfer_refs = {"T1", "T2"};
+      s.last_transfer_ref = "T2";
+      s.valuation_version = "v1";
+      s.valuation_method = "model";
+      s.valuation_credit_minor = 777;
+      s.offer_open = true;
+      s.offer.want_venues = {"Wembley"};
+      s.offer.weights_permille = {1000, 0, 5};
+      s.offer_at_ms = 3;
+    }
+    for (auto hash : {std::string(64, 'A'), std::string(64, 'f'), std::string{"abc"},
+                      std::string(63, 'b') + "G"}) {
+      s.dedup_hash = hash;
+      ticket_model m;
+      m.id = std::string(40, 'x');
+      m.set_state(s);
+      CHECK(m.state() == s);
+      ticket_model copy = m;
+      CHECK(copy.state() == s);
+      CHECK(copy.id == std::string(40, 'x'));
+      CHECK(m.view(3, false).barcode_hash == s.barcode_hash);
+      CHECK(m.barcode_sealed() == s.barcode_sealed);
+    }
+  }
+  ticket_model empty;
+  CHECK(empty.state() == ticket_state{});
+}
+
+TEST_CASE("ticket model: a copy changed by an event leaves the original alone") {
+  // The entity decides on a copy (`next`) and keeps the original when the
+  // append fails: the shared trade part must be copied on write.
+  model_fixture f;
+  f.listed("alice", 7);
+  event_envelope ev;
+  ev.timestamp_ms = f.clock + 1;
+  ev.payload = ticket_valued{500, "USD", 900000, "v1", "model", 0};
+  f.m.apply(ev);
+  auto original = f.m.state();
+  ticket_model next = f.m;
+  ev.payload = ticket_held{"T1", "alice"};
+  next.apply(ev);
+  ev.payload = ticket_valued{600, "USD", 900000, "v2", "model", 0};
+  next.apply(ev);
+  ev.payload = ticket_transferred{"T1", "alice", "bob"};
+  next.apply(ev);
+  CHECK(f.m.state() == original);
+  CHECK(f.m.trade().valuation_credit_minor == 500);
+  CHECK(f.m.seller() == "alice");
+  CHECK(next.seller() == "bob");
+  CHECK(next.trade().valuation_credit_minor == 600);
+  CHECK(next.trade().transfer_refs == std::vector<std::string>{"T1"});
+  CHECK(next.state().fields == f.m.state().fields);
+  CHECK(next.barcode_hash() == f.m.barcode_hash());
 }

@@ -300,10 +300,10 @@ TEST_CASE("ticket model: record_valuation writes one event only when the valuati
   ev.timestamp_ms = 2000;
   ev.payload = v;
   m.apply(*decode_event(encode_event(ev)));
-  CHECK(m.state.valuation_credit_minor == 12345);
-  CHECK(m.state.valuation_version == "tt-val-aaaaaaaaaaaa");
-  CHECK(m.state.valuation_method == "model");
-  CHECK(m.state.updated_at_ms == 1000);  // a valuation does not change the ticket
+  CHECK(m.state().valuation_credit_minor == 12345);
+  CHECK(m.state().valuation_version == "tt-val-aaaaaaaaaaaa");
+  CHECK(m.state().valuation_method == "model");
+  CHECK(m.state().updated_at_ms == 1000);  // a valuation does not change the ticket
 
   // Same version, method and credit (confidence may differ): nothing.
   r.confidence_ppm = 700000;
@@ -337,7 +337,7 @@ TEST_CASE("ticket model: record_valuation writes one event only when the valuati
   ticket_model back;
   back.id = "K1";
   REQUIRE(back.restore(*snap));
-  CHECK(back.state.valuation_credit_minor == 12345);
+  CHECK(back.state().valuation_credit_minor == 12345);
   CHECK(back.decide(r)->empty());
 }
 
