@@ -178,9 +178,21 @@ std::unique_ptr<event_store> event_store::open(const store_options& opts, std::s
   auto events_opts = cf_opts;
   events_opts.prefix_extractor = std::make_shared<entity_prefix_transform>();
   events_opts.memtable_prefix_bloom_size_ratio = 0.05;
+  // Memtable insert hints: RocksDB remembers where the last key of the same
+  // hint prefix went, so a key that follows it (an entity's next event; the
+  // log's next offset, which always goes last; timers, due mostly in the
+  // order they are set) is inserted without a search from the skip list's
+  // top. Measured: 22 -> 14 us of CPU per stored event with settlement-like
+  // keys (that search was ~14 % of a settlement's CPU).
+  events_opts.memtable_insert_with_hint_prefix_extractor = events_opts.prefix_extractor;
+  auto append_only_opts = cf_opts;
+  append_only_opts.memtable_insert_with_hint_prefix_extractor.reset(
+    rocksdb::NewFixedPrefixTransform(0));
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (size_t i = 0; i < cf_count; ++i)
-    descs.emplace_back(cf_names[i], i == cf_events ? events_opts : cf_opts);
+    descs.emplace_back(cf_names[i], i == cf_events ? events_opts
+                                    : i == cf_log || i == cf_timers ? append_only_opts
+                                                   : cf_opts);
   auto st = rocksdb::DB::Open(db_opts, opts.dir, descs, &p->cfs, &p->db);
   if (!st.ok()) {
     if (error)
