@@ -137,6 +137,52 @@ TEST_CASE("three nodes, one etcd: routing, node loss, restart, tt-admin") {
     names.insert(n);
   CHECK(names.size() == 3);
 
+  // The receiving side of a hand-off, driven directly by a test peer
+  // (cluster_probe.cpp) as no real move reaches it: only the shard's current
+  // owner may send it; a chunk with a key of another shard is refused whole;
+  // an abort makes the target drop what the move's chunks wrote there.
+  {
+    const uint32_t s = 7;
+    const std::string owner = own.at(s);
+    const int target = owner == "n1" ? 1 : 0;
+    const std::string target_name = "n" + std::to_string(target + 1);
+    std::string bystander;
+    for (auto& n : names)
+      if (n != owner && n != target_name)
+        bystander = n;
+    auto probe = [&](const std::string& from, const std::string& args) {
+      auto [rc, out] = run(std::string{TT_CLUSTER_PROBE_BIN} + " --node 127.0.0.1:"
+                           + std::to_string(f.cport[target]) + " --shard " + std::to_string(s)
+                           + " --from " + from + " " + args);
+      CAPTURE(out);
+      REQUIRE(rc == 0);
+      return boost::json::parse(out.substr(0, out.find('\n'))).as_object();
+    };
+    auto target_has_timer_of = [&](const boost::json::value& id) {
+      auto timers = boost::json::parse(f.admin(target, "timers"));
+      for (auto& t : timers.at("timers").as_array())
+        if (t.at("id") == id)
+          return true;
+      return false;
+    };
+    auto forged = probe(bystander, "import");
+    CHECK(forged.at("ok") == false);
+    CHECK(forged.at("code") == "forbidden");
+    CHECK_FALSE(target_has_timer_of(forged.at("id")));
+    auto foreign = probe(owner, "--foreign import");
+    CHECK(foreign.at("ok") == false);
+    CHECK_FALSE(target_has_timer_of(foreign.at("id")));
+    auto chunk = probe(owner, "import");
+    REQUIRE(chunk.at("ok") == true);
+    CHECK(chunk.at("written").as_int64() == 2);  // the timer's two rows
+    CHECK(target_has_timer_of(chunk.at("id")));
+    auto aborted = probe(owner, "abort");
+    REQUIRE(aborted.at("ok") == true);
+    CHECK_FALSE(target_has_timer_of(chunk.at("id")));
+    // The shard itself never left its owner.
+    CHECK(owners(f, 0).at(s) == owner);
+  }
+
   SUBCASE("tt-admin") {
     auto text = f.admin(1, "nodes");
     auto v = boost::json::parse(text);
