@@ -151,7 +151,7 @@ pg_row_op insert(std::string table, std::vector<pg_key> keys, std::vector<pg_col
   return {pg_row_op::kind::insert, std::move(table), std::move(keys), std::move(cols)};
 }
 
-pg_row_op audit_row(uint64_t offset, const event_envelope* ev) {
+pg_row_op audit_row(std::string_view log, uint64_t offset, const event_envelope* ev) {
   std::vector<pg_column> cols;
   if (ev) {
     cols = {set("actor", opt_text(ev->user_id)),
@@ -168,7 +168,8 @@ pg_row_op audit_row(uint64_t offset, const event_envelope* ev) {
             set("event_id", std::nullopt), set("correlation_id", std::nullopt),
             set("at", std::nullopt)};
   }
-  return insert("audit_log", {{"\"offset\"", std::to_string(offset)}}, std::move(cols));
+  return insert("audit_log", {{"log", std::string{log}}, {"\"offset\"", std::to_string(offset)}},
+                std::move(cols));
 }
 
 std::vector<pg_key> id_key(const std::string& id) { return {{"id", id}}; }
@@ -177,9 +178,12 @@ std::vector<pg_key> escrow_key(const std::string& trade, const std::string& tick
 }
 
 struct mapper {
+  std::string_view log;  // the projector's name: rows keyed by offset name their log
   uint64_t offset;
   const event_envelope& ev;
   std::vector<pg_row_op>& out;
+
+  std::vector<pg_key> offset_key() const { return {{"log", std::string{log}}, {"\"offset\"", off()}}; }
 
   std::string ts() const { return pg_time(ev.timestamp_ms); }
   std::string off() const { return std::to_string(offset); }
@@ -271,7 +275,7 @@ struct mapper {
                           set("updated_at", ts())}));
   }
   void operator()(const wallet_posted& x) const {
-    out.push_back(insert("payments", {{"\"offset\"", off()}},
+    out.push_back(insert("payments", offset_key(),
                          {set("wallet", ev.entity_id), set("op", to_string(x.op)), set("ref", x.ref),
                           set("amount_minor", x.amount_minor), set("currency", x.currency),
                           set("counterparty", opt_text(x.counterparty)),
@@ -331,7 +335,7 @@ struct mapper {
   }
   void operator()(const ticket_valued& x) const {
     // One history row per valuation (the ticket row does not change).
-    out.push_back(insert("valuation_history", {{"\"offset\"", off()}},
+    out.push_back(insert("valuation_history", offset_key(),
                          {set("ticket_id", ev.entity_id), set("at", ts()),
                           set("value_minor", x.credit_minor), set("currency", x.currency),
                           set("source", x.method),
@@ -405,16 +409,17 @@ struct mapper {
 
 } // namespace
 
-std::vector<pg_row_op> pg_rows_for(uint64_t offset, const event_envelope& ev) {
+std::vector<pg_row_op> pg_rows_for(uint64_t offset, const event_envelope& ev,
+                                   std::string_view log) {
   std::vector<pg_row_op> out;
-  out.push_back(audit_row(offset, &ev));
-  std::visit(mapper{offset, ev, out}, ev.payload);
+  out.push_back(audit_row(log, offset, &ev));
+  std::visit(mapper{log, offset, ev, out}, ev.payload);
   return out;
 }
 
-std::vector<pg_row_op> pg_rows_for_undecodable(uint64_t offset) {
+std::vector<pg_row_op> pg_rows_for_undecodable(uint64_t offset, std::string_view log) {
   std::vector<pg_row_op> out;
-  out.push_back(audit_row(offset, nullptr));
+  out.push_back(audit_row(log, offset, nullptr));
   return out;
 }
 
@@ -585,7 +590,7 @@ void pg_batch_sql::flush_run() {
 }
 
 void pg_batch_sql::add(uint64_t offset, const event_envelope* ev) {
-  auto ops = ev ? pg_rows_for(offset, *ev) : pg_rows_for_undecodable(offset);
+  auto ops = ev ? pg_rows_for(offset, *ev, log_) : pg_rows_for_undecodable(offset, log_);
   for (auto& op : ops) {
     if (op.op == pg_row_op::kind::insert && op.table == "audit_log") {
       audit_.push_back(std::move(op));
@@ -732,7 +737,7 @@ struct pg_projector::impl {
       return 0;  // caught up (or ahead: a database fed by another data dir)
     uint64_t last = from - 1;
     size_t n = 0;
-    pg_batch_sql batch;
+    pg_batch_sql batch{cfg.name};
     store->read_log(from, cfg.batch_events, [&](uint64_t offset, std::string_view bytes) {
       if (offset != last + 1)
         return false;  // never skip: stop at a hole and retry later

@@ -76,10 +76,13 @@ struct pg_row_op {
 
 /// The row changes one event implies, in order: always exactly one
 /// `audit_log` insert (first), then the projection rows of its type.
-std::vector<pg_row_op> pg_rows_for(uint64_t offset, const event_envelope& ev);
+/// `log`: the projector's name, stored with the rows keyed by offset
+/// (audit_log, payments, valuation_history), as nodes may share a database.
+std::vector<pg_row_op> pg_rows_for(uint64_t offset, const event_envelope& ev,
+                                   std::string_view log = "main");
 /// Bytes at `offset` that do not decode: only the audit row (action
 /// "undecodable"), so the offsets stay gap-free.
-std::vector<pg_row_op> pg_rows_for_undecodable(uint64_t offset);
+std::vector<pg_row_op> pg_rows_for_undecodable(uint64_t offset, std::string_view log = "main");
 
 /// One SQL statement for `op` (literals quoted for standard_conforming_strings
 /// = on; text is sanitised: NUL dropped, invalid UTF-8 replaced by U+FFFD).
@@ -103,6 +106,9 @@ bool same_shape_op(const pg_row_op& a, const pg_row_op& b);
 /// projection statement reads another table).
 class pg_batch_sql {
 public:
+  /// `log`: the projector's name (see pg_rows_for).
+  explicit pg_batch_sql(std::string log = "main") : log_(std::move(log)) {}
+
   /// The event at `offset`; nullptr: bytes that do not decode.
   void add(uint64_t offset, const event_envelope* ev);
   /// The batch's statements (each ending ";\n"); empties the builder.
@@ -112,6 +118,7 @@ private:
   static std::string row_key(const pg_row_op& op);
   void flush_run();
 
+  std::string log_;
   std::string sql_;
   std::vector<pg_row_op> audit_, run_;
   std::unordered_set<std::string> run_rows_;

@@ -13,6 +13,8 @@
 #include <sstream>
 
 #include "messages/events.hpp"
+#include "messages/errc.hpp"
+#include "persistence/event_store.hpp"
 #include "persistence/pg_projection.hpp"
 #include "pg_cluster.hpp"
 #include "support.hpp"
@@ -388,10 +390,10 @@ TEST_CASE("a batch's audit rows render as one multi-row INSERT; mixed ops fall b
   for (uint64_t off : {7, 8, 9})
     audit.push_back(pp::pg_rows_for(off, ev).front());
   auto sql = pp::pg_sql_rows_many(audit);
-  CHECK(sql.rfind("INSERT INTO audit_log (\"offset\", actor, action", 0) == 0);
-  CHECK(sql.find("VALUES ('7', ") != std::string::npos);
-  CHECK(sql.find("), ('8', ") != std::string::npos);
-  CHECK(sql.find("), ('9', ") != std::string::npos);
+  CHECK(sql.rfind("INSERT INTO audit_log (log, \"offset\", actor, action", 0) == 0);
+  CHECK(sql.find("VALUES ('main', '7', ") != std::string::npos);
+  CHECK(sql.find("), ('main', '8', ") != std::string::npos);
+  CHECK(sql.find("), ('main', '9', ") != std::string::npos);
   CHECK(sql.find("INSERT", 1) == std::string::npos);  // one statement
   CHECK(sql.substr(sql.size() - 2) == ";\n");
   CHECK(pp::pg_sql_rows_many({}).empty());
@@ -470,7 +472,8 @@ TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a Postg
   {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < until
-           && pg.query("SELECT count(*) FROM schema_migrations") != std::optional<std::string>{"3"})
+           && pg.query("SELECT count(*) FROM schema_migrations")
+                != std::optional<std::string>{std::to_string(pp::pg_migrations().size())})
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     REQUIRE(pg.number("SELECT count(*) FROM schema_migrations WHERE version = '001_projections'") == 1);
     REQUIRE(pg.number("SELECT count(*) FROM schema_migrations WHERE version = '002_valuation_history'") == 1);
@@ -556,4 +559,87 @@ TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a Postg
         == static_cast<int64_t>(pp::pg_migrations().size()));  // each once, not re-applied
   node.kill(SIGTERM);
   CHECK(WIFEXITED(node.exit_status()));
+}
+
+TEST_CASE("two logs, one database: each projector keeps its own offsets and rows") {
+  // Nodes of a cluster share a database under their own names ("node:NAME");
+  // their log offsets overlap, so rows keyed by offset must name their log.
+  if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
+    MESSAGE("skipped: PostgreSQL 15 is not installed (" << pg_bindir << ")");
+    return;
+  }
+  pg_cluster pg;
+  REQUIRE_MESSAGE(pg.init(), "initdb failed");
+  REQUIRE_MESSAGE(pg.start(), "PostgreSQL did not start");
+  temp_dir dir;
+  // The same three kinds of offset-keyed rows at offsets 1..3 of both logs:
+  // an audit row each, a payment, a valuation.
+  auto fill = [](const std::string& path, const std::string& tag) {
+    pp::store_options o;
+    o.dir = path;
+    o.sync = false;
+    std::string err;
+    auto store = pp::event_store::open(o, &err);
+    REQUIRE_MESSAGE(store, err);
+    auto append = [&](tt::entity_kind kind, const std::string& id, tt::event_payload p) {
+      tt::event_envelope ev;
+      ev.kind = kind;
+      ev.entity_id = id;
+      ev.seq = 1;
+      ev.timestamp_ms = 1'780'000'000'000;
+      ev.payload = std::move(p);
+      std::vector<std::string> bytes{tt::encode_event(ev)};
+      pp::append_request r;
+      r.kind = kind;
+      r.entity_id = id;
+      r.events = bytes;
+      std::vector<pp::append_result> res;
+      store->append_batch({&r, 1}, res);
+      REQUIRE(res.at(0).code == tt::errc::ok);
+    };
+    tt::ticket_listed listed;
+    listed.seller = alice;
+    listed.fields.event_id = "E1";
+    listed.fields.currency = "USD";
+    append(tt::entity_kind::ticket, "T" + tag, listed);
+    tt::wallet_posted posted;
+    posted.ref = "dep-" + tag;
+    posted.currency = "USD";
+    posted.amount_minor = 500;
+    append(tt::entity_kind::wallet, "W" + tag, posted);
+    append(tt::entity_kind::ticket, "T" + tag + "x",
+           tt::ticket_valued{700, "USD", 900'000, "v1", "model", 3});
+    return std::shared_ptr<const pp::event_store>(std::move(store));
+  };
+  auto a = fill((dir.path / "a").string(), "a");
+  auto b = fill((dir.path / "b").string(), "b");
+  std::vector<std::unique_ptr<pp::pg_projector>> projectors;
+  for (auto& [name, store] : {std::pair{"node:a", a}, std::pair{"node:b", b}}) {
+    pp::pg_projection_config cfg;
+    cfg.url = pg.url();
+    cfg.name = name;
+    cfg.idle_poll = std::chrono::milliseconds(50);
+    projectors.push_back(std::make_unique<pp::pg_projector>(cfg, store, nullptr));
+    projectors.back()->start();
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until
+         && (projectors[0]->projected_offset() < 3 || projectors[1]->projected_offset() < 3))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(projectors[0]->projected_offset() == 3);
+  CHECK(projectors[1]->projected_offset() == 3);
+  for (auto& p : projectors)
+    p->stop();
+  CHECK(pg.number(R"(SELECT "offset" FROM projection_offsets WHERE name = 'node:a')") == 3);
+  CHECK(pg.number(R"(SELECT "offset" FROM projection_offsets WHERE name = 'node:b')") == 3);
+  for (const char* log : {"node:a", "node:b"}) {
+    CAPTURE(log);
+    auto where = std::string{" WHERE log = '"} + log + "'";
+    CHECK(pg.number("SELECT count(*) FROM audit_log" + where) == 3);
+    CHECK(pg.number(R"(SELECT max("offset") FROM audit_log)" + where) == 3);
+    CHECK(pg.number("SELECT count(*) FROM payments" + where) == 1);
+    CHECK(pg.number("SELECT count(*) FROM valuation_history" + where) == 1);
+  }
+  CHECK(pg.number("SELECT count(*) FROM tickets WHERE id IN ('Ta', 'Tb')") == 2);
+  CHECK(pg.number("SELECT count(*) FROM payments WHERE ref IN ('dep-a', 'dep-b')") == 2);
 }
