@@ -12,6 +12,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 namespace tt::persistence {
@@ -92,6 +96,36 @@ struct event_store::impl {
   rocksdb::WriteOptions write_opts;
   std::atomic<uint64_t> next_offset{1};
   std::unordered_map<std::string, uint64_t> last_seq_cache;
+
+  /// The newest events of the global log, as written (offsets `first` ..
+  /// `first + events.size() - 1`), so the node's log followers (market feed,
+  /// matcher, valuation tables, notifier, projector), which read every event
+  /// right after it lands, need no RocksDB iterator and lookup per event.
+  /// Appended by the writer after a batch is synced; bounded by bytes.
+  struct recent_log {
+    mutable std::shared_mutex mtx;
+    std::deque<std::shared_ptr<const std::string>> events;
+    uint64_t first = 0;
+    size_t bytes = 0;
+  } recent;
+
+  void remember(uint64_t first_offset, std::vector<std::shared_ptr<const std::string>>& fresh) {
+    std::unique_lock<std::shared_mutex> guard{recent.mtx};
+    if (recent.events.empty() || recent.first + recent.events.size() != first_offset) {
+      recent.events.clear();
+      recent.bytes = 0;
+      recent.first = first_offset;
+    }
+    for (auto& e : fresh) {
+      recent.bytes += e->size();
+      recent.events.push_back(std::move(e));
+    }
+    while (recent.bytes > opts.recent_log_bytes && !recent.events.empty()) {
+      recent.bytes -= recent.events.front()->size();
+      recent.events.pop_front();
+      ++recent.first;
+    }
+  }
 
   rocksdb::ColumnFamilyHandle* cf(cf_id i) const { return cfs[i]; }
 
@@ -221,6 +255,8 @@ void event_store::append_batch(std::span<const append_request> requests,
   // deleted), so two appends of one entity in one batch see each other.
   std::unordered_map<std::string, std::string> timer_due;
   size_t events = 0;
+  const uint64_t first_offset = offset;
+  std::vector<std::shared_ptr<const std::string>> fresh;  // this batch's log, in offset order
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& req = requests[i];
     auto& res = results[i];
@@ -264,6 +300,7 @@ void event_store::append_batch(std::span<const append_request> requests,
       std::string off;
       put_be64(off, offset++);
       batch.Put(d.cf(cf_log), slice(off), slice(key));
+      fresh.push_back(std::make_shared<const std::string>(ev));
       ++events;
     }
     if (!req.snapshot.empty() && req.snapshot_seq > 0 && req.snapshot_seq <= seq) {
@@ -307,6 +344,8 @@ void event_store::append_batch(std::span<const append_request> requests,
     }
     return;
   }
+  if (!fresh.empty())
+    d.remember(first_offset, fresh);
   d.next_offset.store(offset);
   if (d.last_seq_cache.size() + batch_seqs.size() > last_seq_cache_limit)
     d.last_seq_cache.clear();
@@ -353,6 +392,27 @@ uint64_t event_store::next_offset() const { return impl_->next_offset.load(); }
 
 size_t event_store::read_log(uint64_t from, size_t max,
                              const std::function<bool(uint64_t, std::string_view)>& fn) const {
+  // The newest events come from memory (copied out as shared pointers, so
+  // `fn` runs without the lock); older ones from RocksDB.
+  std::vector<std::shared_ptr<const std::string>> hit;
+  {
+    const auto& r = impl_->recent;
+    std::shared_lock<std::shared_mutex> guard{r.mtx};
+    if (!r.events.empty() && from >= r.first && from < r.first + r.events.size()) {
+      auto begin = r.events.begin() + static_cast<std::ptrdiff_t>(from - r.first);
+      auto count = std::min<size_t>(max, static_cast<size_t>(r.events.end() - begin));
+      hit.assign(begin, begin + static_cast<std::ptrdiff_t>(count));
+    }
+  }
+  if (!hit.empty()) {
+    size_t n = 0;
+    for (const auto& e : hit) {
+      ++n;
+      if (!fn(from + n - 1, *e))
+        break;
+    }
+    return n;
+  }
   std::string start;
   put_be64(start, from);
   std::unique_ptr<rocksdb::Iterator> it{

@@ -33,6 +33,9 @@ struct store_options {
   std::string dir;
   bool sync = true;               // fsync every batch (never off in production)
   size_t block_cache_bytes = 64u << 20;
+  /// The newest log events kept in memory for read_log (the log's followers
+  /// read each event right after it lands); 0 keeps none.
+  size_t recent_log_bytes = 16u << 20;
 };
 
 struct append_request {
