@@ -55,7 +55,7 @@ caf::result<ticket_view> handle(ticket_pointer self, const Cmd& cmd, bool create
 /// The ticket entity. All ticket entities share one behavior object (built
 /// once, below): CAF 0.17 keeps a behavior per actor, ~380 bytes for eight
 /// handlers, which was a fifth of an active ticket's memory. The shared
-/// handlers find their actor through `resumed<ticket_entity>::current`, which
+/// handlers find their actor through `resumed<ticket_entity>::get()`, which
 /// `resume` sets for as long as this actor runs on the calling thread (every
 /// handler and response continuation runs inside `resume`).
 class ticket_entity : public caf::stateful_actor<ticket_entity_state, ticket_actor::base> {

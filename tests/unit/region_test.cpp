@@ -3,9 +3,14 @@
 // replay), failure restart, a full restart over the same store, not_found.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <future>
+#include <map>
+
 #include "actors/persistent_entity.hpp"
 #include "actors/shard_region.hpp"
 #include "actors/ticket_model.hpp"
+#include "caf/event_based_actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
 #include "messages/errc.hpp"
@@ -186,6 +191,56 @@ TEST_CASE("region: list, get, update, withdraw; listing again is a dedup hit") {
   forged.ticket_id = persistence::random_id();
   CHECK(code_of(n.ask(forged)) == errc::invalid_argument);
   CHECK(n.store->last_seq(entity_kind::ticket, forged.ticket_id) == 0);
+}
+
+TEST_CASE("region: many ticket entities answer concurrently, each for itself") {
+  // Ticket entities share one behavior and find their actor per thread
+  // (actors/resumed.hpp): with two scheduler threads and many requests in
+  // flight, every answer must come from the ticket it was asked of.
+  unit::temp_dir dir;
+  node n{dir.str(), 64, 10s, 1s};
+  std::vector<list_ticket> listed;
+  caf::scoped_actor self{*n.sys};
+  for (int i = 0; i < 64; ++i)
+    listed.push_back(unit::make_listing(*n.keys, "seller" + std::to_string(i % 5), i + 1));
+  for (auto& cmd : listed)
+    self->request(n.region, 5s, cmd).receive([](ticket_view&) {},
+                                             [](caf::error& e) { FAIL(caf::to_string(e)); });
+  for (size_t i = 0; i < listed.size(); ++i) {
+    update_ticket up{listed[i].ticket_id, price(1000 + static_cast<int64_t>(i)),
+                     unit::as_user(listed[i].meta.user_id)};
+    self->request(n.region, 5s, up).receive([](ticket_view&) {},
+                                            [](caf::error& e) { FAIL(caf::to_string(e)); });
+  }
+  // 8 rounds of every ticket at once from an event-based driver, answers in
+  // any order.
+  std::map<std::string, int64_t> expected;
+  for (size_t i = 0; i < listed.size(); ++i)
+    expected[listed[i].ticket_id] = 1000 + static_cast<int64_t>(i);
+  std::atomic<size_t> answers{0}, wrong{0}, errors{0};
+  std::promise<void> done;
+  auto total = listed.size() * 8;
+  n.sys->spawn([&](caf::event_based_actor* driver) {
+    for (int round = 0; round < 8; ++round)
+      for (auto& cmd : listed)
+        driver->request(n.region, 5s, get_ticket{cmd.ticket_id})
+          .then(
+            [&, asked = cmd.ticket_id](ticket_view& v) {
+              if (v.id != asked || v.fields.price_minor != expected.at(asked))
+                ++wrong;
+              if (++answers == total)
+                done.set_value();
+            },
+            [&](caf::error&) {
+              ++errors;
+              if (++answers == total)
+                done.set_value();
+            });
+  });
+  REQUIRE(done.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK(wrong == 0);
+  CHECK(errors == 0);
+  CHECK(answers == total);
 }
 
 TEST_CASE("region: unknown or malformed ids are not_found without starting an entity") {
