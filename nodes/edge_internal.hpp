@@ -14,7 +14,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <mutex>
@@ -25,6 +27,7 @@
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
+#include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 #include "messages/errc.hpp"
 #include "messages/log.hpp"
@@ -50,12 +53,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tt::nodes::edge_job)
 
 namespace tt::nodes {
 
-
-inline bridge_actor::behavior_type bridge_impl(bridge_actor::pointer self) {
-  return {
-    [self](edge_job& job) { job.run(self); },
-  };
-}
 
 inline http_response json_response(unsigned status, std::string body) {
   http_response r;
@@ -111,6 +108,78 @@ inline bool valid_request_id(std::string_view s) {
           || c == '_' || c == '.'))
       return false;
   return true;
+}
+
+/// A request a bridge is waiting on for an HTTP client: answered once, by
+/// the reply or by the bridge's deadline sweep, whichever comes first.
+struct awaited_answer {
+  http_responder respond;
+  bool answered = false;
+
+  void answer(http_response r) {
+    if (answered)
+      return;
+    answered = true;
+    auto fn = std::move(respond);
+    respond = nullptr;  // releases the connection now, not when the entry leaves the queue
+    fn(std::move(r));
+  }
+};
+
+/// A bridge's state: the deadlines of its `request_ctx::ask` requests, in
+/// deadline order (they all use the edge's one request timeout). The bridge
+/// keeps them itself, swept every `sweep_every` while any is waiting, instead
+/// of a CAF request timeout per request: CAF 0.17 puts every timeout into
+/// its clock thread's queue (a mutex, often a wake-up) and fires it even
+/// after the reply came, as one more message to the bridge.
+struct bridge_state {
+  static constexpr std::chrono::milliseconds sweep_every{50};
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<awaited_answer>>>
+    deadlines;
+  bool sweeping = false;
+  static inline const char* name = "edge_bridge";
+};
+
+using bridge_pointer = bridge_actor::stateful_pointer<bridge_state>;
+
+/// Every bridge is spawned with `bridge_impl` (a stateful actor), so a job's
+/// `bridge_actor::pointer` is always one.
+inline bridge_state& bridge_state_of(bridge_actor::pointer self) {
+  return static_cast<bridge_pointer>(self)->state;
+}
+
+/// Answers every waiting request whose deadline passed with a timeout (504)
+/// and drops the answered ones from the front; runs again in `sweep_every`
+/// while any is left.
+inline void sweep_deadlines(bridge_actor::pointer self) {
+  auto& st = bridge_state_of(self);
+  auto now = std::chrono::steady_clock::now();
+  while (!st.deadlines.empty()
+         && (st.deadlines.front().second->answered || st.deadlines.front().first <= now)) {
+    st.deadlines.front().second->answer(from_error(caf::make_error(caf::sec::request_timeout)));
+    st.deadlines.pop_front();
+  }
+  st.sweeping = !st.deadlines.empty();
+  if (st.sweeping)
+    self->delayed_send(self, bridge_state::sweep_every, edge_job{sweep_deadlines});
+}
+
+/// Registers `a` to be answered with a timeout at `deadline` unless answered
+/// before.
+inline void await_until(bridge_actor::pointer self, std::chrono::steady_clock::time_point deadline,
+                        std::shared_ptr<awaited_answer> a) {
+  auto& st = bridge_state_of(self);
+  st.deadlines.emplace_back(deadline, std::move(a));
+  if (!st.sweeping) {
+    st.sweeping = true;
+    self->delayed_send(self, bridge_state::sweep_every, edge_job{sweep_deadlines});
+  }
+}
+
+inline bridge_actor::behavior_type bridge_impl(bridge_pointer self) {
+  return {
+    [self](edge_job& job) { job.run(self); },
+  };
 }
 
 inline int64_t now_seconds() {
@@ -273,14 +342,21 @@ struct request_ctx {
 
   /// Asks `dest` for `cmd` from a bridge and answers with `on_ok(reply)`, or
   /// the mapped error.
+  /// The request itself has no CAF timeout: the bridge answers 504 at the
+  /// edge's request timeout (`await_until`); a reply after that is dropped.
+  /// (Every destination answers, errors included, and a request stuck in a
+  /// dying actor's mailbox is bounced by CAF; only a promise an actor drops
+  /// without delivering would leave CAF's small response handler behind.)
   template <class Reply, class Dest, class Cmd, class OnOk>
   void ask(Dest dest, Cmd cmd, OnOk on_ok) {
-    auto timeout = d.cfg.request_timeout;
-    d.in_bridge([dest, timeout, cmd = std::move(cmd), respond = finish,
+    auto deadline = std::chrono::steady_clock::now() + d.cfg.request_timeout;
+    d.in_bridge([dest, deadline, cmd = std::move(cmd), respond = finish,
                  on_ok](bridge_actor::pointer self) mutable {
-      self->request(dest, timeout, std::move(cmd))
-        .then([respond, on_ok](Reply& r) { respond(on_ok(r)); },
-              [respond](caf::error& err) { respond(from_error(err)); });
+      auto a = std::make_shared<awaited_answer>(awaited_answer{std::move(respond)});
+      await_until(self, deadline, a);
+      self->request(dest, caf::infinite, std::move(cmd))
+        .then([a, on_ok](Reply& r) { a->answer(on_ok(r)); },
+              [a](caf::error& err) { a->answer(from_error(err)); });
     });
   }
 };
