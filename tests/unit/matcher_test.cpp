@@ -557,3 +557,123 @@ TEST_CASE("matcher: match ids stay valid as long as their round result, moves in
   CHECK(kept.matches[0].offer_ids
         == std::vector<std::string>{"a-long-offer-id-beyond-sso", "b-long-offer-id-beyond-sso"});
 }
+
+namespace {
+
+/// FNV-1a over everything a round returns (ids, seqs, scores, gaps, cash,
+/// the counts): a change of any bit of the result changes it.
+struct fnv {
+  uint64_t h = 1469598103934665603ull;
+  void bytes(const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<const unsigned char*>(p)[i];
+      h *= 1099511628211ull;
+    }
+  }
+  void num(uint64_t x) { bytes(&x, sizeof x); }
+};
+
+uint64_t fingerprint(const round_result& r) {
+  fnv f;
+  for (const auto& m : r.matches) {
+    f.num(m.offer_ids.size());
+    for (size_t i = 0; i < m.offer_ids.size(); ++i) {
+      f.bytes(m.offer_ids[i].data(), m.offer_ids[i].size());
+      f.num(m.seqs[i]);
+      f.num(static_cast<uint64_t>(m.net_cash_minor[i]));
+    }
+    f.num(static_cast<uint64_t>(m.score));
+    f.num(static_cast<uint64_t>(m.gap_ppm));
+  }
+  const auto& s = r.stats;
+  for (size_t x : {s.offers, s.eligible, s.entries_scanned, s.candidate_pairs, s.pairs,
+                   s.cycle_edges, s.cycles_found, s.cycles, s.truncated_scans})
+    f.num(x);
+  return f.h;
+}
+
+/// A market-like mix with wide credits (several bands), venues with
+/// locations, and every kind of want list, including secondary lists.
+std::vector<offer> golden_offers(size_t n, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::vector<offer> v;
+  for (size_t i = 0; i < n; ++i) {
+    offer o;
+    o.seq = 1 + i;
+    o.id = "g" + std::to_string(i);
+    o.owner = "u" + std::to_string(rng() % (n / 3 + 1));
+    size_t e = rng() % 60;
+    o.event_id = "e" + std::to_string(e);
+    o.category = cats[e % 4];
+    o.venue = "v" + std::to_string(e % 15);
+    o.credit_minor = 100 * (80 + static_cast<int64_t>(rng() % 60));
+    if (rng() % 5 != 0)
+      o.location = geo_point{30.0 + static_cast<double>(e % 15) * 0.7,
+                             -100.0 + static_cast<double>(e % 7) * 1.3};
+    auto k = rng() % 8;
+    if (k <= 2) {
+      for (size_t j = 0, m = 1 + rng() % 3; j < m; ++j)
+        o.want.event_ids.push_back("e" + std::to_string(rng() % 60));
+      if (k == 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 3) {
+      o.want.categories.push_back(cats[rng() % 4]);
+      if (rng() % 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 4 || k == 5) {
+      o.want.venues.push_back("v" + std::to_string(rng() % 15));
+      if (k == 5)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 6) {
+      o.want.event_ids.push_back("e" + std::to_string(rng() % 60));
+      o.want.venues.push_back("v" + std::to_string(rng() % 15));
+      if (rng() % 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    }
+    o.want.max_cash_minor = (rng() % 3 == 0) ? 0 : static_cast<int64_t>(rng() % 600);
+    for (auto& x : o.prefs)
+      x = static_cast<float>(rng() % 4) * 0.5f;
+    for (auto& x : o.traits)
+      x = static_cast<float>(rng() % 3);
+    v.push_back(std::move(o));
+  }
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("matcher: golden round — the exact result (ids, scores, gaps, counts) is pinned") {
+  // Recorded before the 2026-11-29 speed work (integer fast paths, inline
+  // secondary wants, parallel ranking): those must not change one bit.
+  auto v = golden_offers(30000, 77);
+  for (size_t threads : {1, 2}) {
+    CAPTURE(threads);
+    match_config cfg;
+    cfg.threads = threads;
+    offer_book b{cfg};
+    for (const auto& o : v)
+      REQUIRE(b.add(o));
+    auto r1 = b.run_round();
+    // churn: half the matches end, the other half leave; some offers go, new ones come
+    for (size_t i = 0; i < r1.matches.size(); ++i)
+      for (const auto& id : r1.matches[i].offer_ids)
+        i % 2 == 0 ? b.set_excluded(id, false) : b.remove(id);
+    for (size_t i = 0; i < v.size(); i += 37)
+      b.remove(v[i].id);
+    auto more = golden_offers(1000, 78);
+    for (auto& o : more) {
+      o.seq += 100000;
+      o.id = "h" + o.id;
+      b.add(o);
+    }
+    auto r2 = b.run_round();
+    MESSAGE("golden r1 " << r1.stats.candidate_pairs << " cands, " << r1.stats.pairs << " pairs, "
+                         << r1.stats.cycles << " cycles, fp " << fingerprint(r1));
+    MESSAGE("golden r2 " << r2.stats.candidate_pairs << " cands, " << r2.stats.pairs << " pairs, "
+                         << r2.stats.cycles << " cycles, fp " << fingerprint(r2));
+    CHECK(r1.stats.truncated_scans > 0);  // the caps bind somewhere
+    CHECK(r1.stats.cycles > 0);
+    CHECK(fingerprint(r1) == 2374624546525343317ull);
+    CHECK(fingerprint(r2) == 7444543055814921304ull);
+  }
+}
