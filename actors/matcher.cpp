@@ -13,6 +13,7 @@
 #include <atomic>
 #include <bit>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 namespace tt::matching {
@@ -75,23 +76,37 @@ double chord_km(const qxyz& a, const qxyz& b) {
   return earth_radius_km * std::sqrt(static_cast<double>(s)) / xyz_scale;
 }
 
-/// The one place the hop score is computed (the public functions and the
-/// book's hot loop both end here, on the same quantized inputs).
-double score_kernel(bool same_venue, bool same_category, bool located_r, bool located_g,
-                    const qxyz& lr, const qxyz& lg, const qvec& prefs_r, const qvec& traits_g,
-                    double radius_km) {
+/// The location and category points of a hop, loc + cat: symmetric in r
+/// and g (the chord is), so a pair computes them once for both hops.
+double place_points(bool same_venue, bool same_category, bool located_r, bool located_g,
+                    const qxyz& lr, const qxyz& lg, double radius_km) {
   double loc = 0;
   if (same_venue)
     loc = 400;
   else if (located_r && located_g && radius_km > 0)
     loc = 400 * std::max(0.0, 1 - chord_km(lr, lg) / radius_km);
   double cat = same_category ? 300 : 0;
-  double taste = 150 * (1 + qcos(prefs_r, traits_g));
-  return loc + cat + taste;
+  return loc + cat;
 }
 
+/// The one place the hop score is computed (the public functions and the
+/// book's hot loop both end here, on the same quantized inputs):
+/// (loc + cat) + taste.
+double score_kernel(double place, const qvec& prefs_r, const qvec& traits_g) {
+  double taste = 150 * (1 + qcos(prefs_r, traits_g));
+  return place + taste;
+}
+
+/// clamp(llround(x), 0, max_score), without the libm call: for 0 <= x <
+/// max_score, x - trunc(x) is exact, so comparing it with 0.5 rounds half
+/// away from zero exactly as llround does.
 int64_t to_score(double x) {
-  return std::clamp<int64_t>(std::llround(x), 0, max_score);
+  if (!(x > 0))
+    return 0;
+  if (x >= static_cast<double>(max_score))
+    return max_score;
+  auto r = static_cast<int64_t>(x);
+  return x - static_cast<double>(r) >= 0.5 ? r + 1 : r;
 }
 
 bool list_has(const std::vector<std::string>& xs, const std::string& v) {
@@ -100,11 +115,22 @@ bool list_has(const std::vector<std::string>& xs, const std::string& v) {
 
 /// Credit window of c: every x with credits_within(c, x, pct) lies in
 /// [ceil((100-pct) c / 100), floor(100 c / (100-pct))] and nothing else does.
-std::pair<int64_t, int64_t> credit_window(int64_t c, int64_t pct) {
-  int64_t lo = ((100 - pct) * c + 99) / 100;
-  int64_t hi = (100 * c) / (100 - pct);
-  return {lo, hi};
-}
+/// The division by d = 100 - pct (50..100) is a multiply by m = floor((2^64
+/// - 1) / d) + 1, which is 2^64 / d + e with 0 <= e < 1: for n = 100 c <
+/// 2^47, n m / 2^64 = n / d + n e / 2^64 with the error below 1 / d, so its
+/// floor is floor(n / d) exactly.
+struct credit_window {
+  int64_t pct;
+  uint64_t m;
+  explicit credit_window(int64_t p)
+      : pct(p), m(~uint64_t{0} / static_cast<uint64_t>(100 - p) + 1) {}
+  std::pair<int64_t, int64_t> operator()(int64_t c) const {
+    __extension__ using u128 = unsigned __int128;
+    int64_t lo = ((100 - pct) * c + 99) / 100;
+    auto hi = static_cast<int64_t>((u128{static_cast<uint64_t>(100 * c)} * m) >> 64);
+    return {lo, hi};
+  }
+};
 
 } // namespace
 
@@ -114,9 +140,10 @@ double hop_score(const offer& r, const offer& g, const match_config& cfg) {
     lr = to_xyz(*r.location);
   if (g.location)
     lg = to_xyz(*g.location);
-  return score_kernel(r.venue == g.venue, r.category == g.category, r.location.has_value(),
-                      g.location.has_value(), lr, lg, quantize(r.prefs), quantize(g.traits),
-                      cfg.location_radius_km);
+  return score_kernel(place_points(r.venue == g.venue, r.category == g.category,
+                                   r.location.has_value(), g.location.has_value(), lr, lg,
+                                   cfg.location_radius_km),
+                      quantize(r.prefs), quantize(g.traits));
 }
 
 int64_t pair_score(const offer& a, const offer& b, const match_config& cfg) {
@@ -222,6 +249,9 @@ enum flag : uint8_t {
   f_matched = 4,    // taken in this round
   f_secondary = 8,  // more than one non-empty want list
   f_located = 16,
+  // index entries only: the offer's want lists other than its primary one
+  // are exactly one category (entry::sec_category), checked inline
+  f_sec_category = 32,
 };
 
 /// Attribute kinds, most selective first: an offer's primary want list is
@@ -245,24 +275,28 @@ struct hot_slot {
 
 constexpr uint64_t side_bit = uint64_t{1} << 63;
 
-/// An entry of the cycle index.
+/// An entry of the cycle index: the sort key, plus what a sweep checks
+/// without reading the offer's slot (a random access): the cash limit, the
+/// ticket's category and the offer's other want lists when they are one
+/// category.
 struct entry {
   uint64_t group;
   uint64_t side_credit;  // side << 63 | credit
   uint64_t seq;
   uint32_t slot;
   uint32_t owner;
+  uint32_t max_cash;      // saturated at cash_saturated (then hot[] has it)
+  uint16_t category;      // the ticket's
+  uint16_t sec_category;  // with f_sec_category: the one category wanted besides the primary list
+  uint8_t flags;          // f_secondary | f_located | f_sec_category
   int64_t credit() const { return static_cast<int64_t>(side_credit & ~side_bit); }
   bool side() const { return (side_credit & side_bit) != 0; }
 };
 
 /// An entry of the pair index: an entry plus what the sweep reads.
 struct pair_entry : entry {
-  uint32_t max_cash;  // saturated at cash_saturated (then hot[] has it)
   uint32_t event;
   uint32_t venue;
-  uint16_t category;
-  uint8_t flags;  // f_secondary | f_located
   qxyz xyz;
   qvec prefs;
   qvec traits;
@@ -434,6 +468,7 @@ struct offer_book::impl {
   std::vector<worker> workers;
   uint64_t max_seq = 0;                 // of every offer ever added
   order_codec codec{match_config{}, 0};  // this round's (run_round sets it)
+  credit_window window{3};
   bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
   big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
   big_vector<uint32_t> band_off, fill;
@@ -447,6 +482,7 @@ struct offer_book::impl {
     cfg.max_scan = std::max<size_t>(cfg.max_scan, 1);
     cfg.threads = std::clamp<size_t>(cfg.threads, 1, 64);
     workers.resize(cfg.threads);
+    window = credit_window{cfg.tolerance_pct};
   }
 
   struct want_list {
@@ -471,24 +507,31 @@ struct offer_book::impl {
     const hot_slot& h = hot[s];
     const offer& o = cold[s];
     auto pw = primary(h);
+    entry c{};
+    c.seq = h.seq;
+    c.slot = s;
+    c.owner = h.owner;
+    c.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash);
+    c.category = static_cast<uint16_t>(h.t[k_category]);
+    c.flags = fl[s] & (f_secondary | f_located);
+    // The primary list is events or venues (categories come last): the rest
+    // is one category when there is no venue list besides it.
+    if ((c.flags & f_secondary) && h.n_cat == 1 && (pw.kind == k_venue || h.n_ven == 0)) {
+      uint32_t cat = want_pool[h.want_off + h.n_ev];
+      if (cat <= std::numeric_limits<uint16_t>::max()) {
+        c.sec_category = static_cast<uint16_t>(cat);
+        c.flags |= f_sec_category;
+      }
+    }
     pair_entry e{};
-    e.seq = h.seq;
-    e.slot = s;
-    e.owner = h.owner;
-    e.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash);
+    static_cast<entry&>(e) = c;
     e.event = h.t[k_event];
     e.venue = h.t[k_venue];
-    e.category = static_cast<uint16_t>(h.t[k_category]);
-    e.flags = fl[s] & (f_secondary | f_located);
     if (o.location)
       e.xyz = to_xyz(*o.location);
     e.prefs = quantize(o.prefs);
     e.traits = quantize(o.traits);
     auto credit = static_cast<uint64_t>(h.credit);
-    entry c{};
-    c.seq = h.seq;
-    c.slot = s;
-    c.owner = h.owner;
     for (uint32_t k = 0; k < kinds; ++k) {
       uint32_t p = attr(k, h.t[k]);
       for (uint16_t i = 0; i < pw.n; ++i) {
@@ -708,14 +751,30 @@ struct offer_book::impl {
     return wants(r, hg.t[k_event], hg.t[k_category], hg.t[k_venue]);
   }
 
-  int64_t max_cash(const pair_entry& e) const {
+  /// r's want lists other than its primary one (the index group already
+  /// matched that) accept the ticket of g.
+  template <class G>
+  bool rest_wants(const entry& r, const G& g) const {
+    if (!(r.flags & f_secondary))
+      return true;
+    if (r.flags & f_sec_category)
+      return g.category == r.sec_category;
+    if constexpr (std::is_same_v<G, pair_entry>)
+      return wants(r.slot, g.event, g.category, g.venue);
+    else
+      return wants(r.slot, g.slot);
+  }
+
+  int64_t max_cash(const entry& e) const {
     return e.max_cash == cash_saturated ? hot[e.slot].max_cash : int64_t{e.max_cash};
   }
 
-  double hop(const pair_entry& r, const pair_entry& g) const {
-    return score_kernel(r.venue == g.venue, r.category == g.category, r.flags & f_located,
-                        g.flags & f_located, r.xyz, g.xyz, r.prefs, g.traits,
-                        cfg.location_radius_km);
+  /// pair_score from the entries: the place points once, the two tastes.
+  int64_t entry_pair_score(const pair_entry& a, const pair_entry& b) const {
+    double place = place_points(a.venue == b.venue, a.category == b.category,
+                                a.flags & f_located, b.flags & f_located, a.xyz, b.xyz,
+                                cfg.location_radius_km);
+    return to_score((score_kernel(place, a.prefs, b.traits) + score_kernel(place, b.prefs, a.traits)) / 2);
   }
 
   /// The same score from the offers (cycles; a handful per round).
@@ -802,18 +861,15 @@ struct offer_book::impl {
         ++center;
       if (!ok.test(a.slot))
         continue;
-      auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
+      auto [lo, hi] = window(ca);
       hi = std::min(hi, ca + max_cash(a));
-      bool a_sec = a.flags & f_secondary;
       auto valid = [&](const pair_entry& b) {
         if (b.slot == a.slot || b.owner == a.owner || !ok.test(b.slot))
           return false;
         int64_t pay = b.credit() - ca;  // > 0: a pays (window); < 0: b pays
         if (pay < 0 && -pay > max_cash(b))
           return false;
-        if (a_sec && !wants(a.slot, b.event, b.category, b.venue))
-          return false;
-        return !(b.flags & f_secondary) || wants(b.slot, a.event, a.category, a.venue);
+        return rest_wants(a, b) && rest_wants(b, a);
       };
       if (nearest(cands, y, ny, center, ca, lo, hi, k, valid, w.scanned))
         ++w.truncated;
@@ -827,7 +883,7 @@ struct offer_book::impl {
         if (theirs && std::find(theirs, theirs + k, static_cast<uint32_t>(i)) != theirs + k)
           continue;
         const pair_entry& b = y[j];
-        int64_t score = to_score((hop(a, b) + hop(b, a)) / 2);
+        int64_t score = entry_pair_score(a, b);
         bool a_first = a.seq < b.seq;
         w.pcs.push_back({codec.encode(gap_ppm(ca, b.credit()), score, a_first ? a.seq : b.seq),
                          a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
@@ -1065,11 +1121,10 @@ struct offer_book::impl {
             ++center;
           if (!ok.test(a.slot))
             continue;
-          auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
-          hi = std::min(hi, ca + hot[a.slot].max_cash);
-          bool a_sec = fl[a.slot] & f_secondary;
+          auto [lo, hi] = window(ca);
+          hi = std::min(hi, ca + max_cash(a));
           auto valid = [&](const entry& b) {
-            return b.slot != a.slot && b.owner != a.owner && (!a_sec || wants(a.slot, b.slot));
+            return b.slot != a.slot && b.owner != a.owner && rest_wants(a, b);
           };
           nearest(w.cands, x, nx, center, ca, lo, hi, deg, valid, w.scanned);
           for (const auto& c : w.cands)
