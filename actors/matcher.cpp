@@ -390,13 +390,6 @@ struct order_codec {
     uint64_t band = x >> score_bits;
     return key(static_cast<int64_t>(band * static_cast<uint64_t>(band_ppm) + in_band), score);
   }
-
-  /// The (band, score) bucket of a packed order, < buckets().
-  uint64_t bucket(uint64_t order) const {
-    unsigned low = gap_bits + seq_bits;
-    return low >= 64 ? 0 : order >> low;
-  }
-  uint64_t buckets() const { return uint64_t{1} << (band_bits + score_bits); }
 };
 
 bool ranked_less(const ranked& a, const ranked& b) {
@@ -947,37 +940,60 @@ struct offer_book::impl {
   /// so an expensive part of the index does not leave the others idle.
   static size_t chunks_for(size_t threads) { return threads == 1 ? 1 : threads * 16; }
 
-  /// Sorts w.pcs by cand_less. Packed orders: a counting sort by the (band,
-  /// score) bucket into w.sorted, then each bucket by the order (one integer
-  /// compare; equal orders, the same lower offer with two partners of equal
-  /// rank, by the higher seq). Otherwise a plain sort by cand_less.
+  /// Sorts w.pcs by cand_less. Packed orders: an LSD radix sort on the
+  /// order's significant bits (digits of at most 11 bits, so a pass writes
+  /// to at most 2,048 places; a digit that is the same for every candidate
+  /// is skipped), stable, so that only runs of equal orders (one lower offer
+  /// with two partners of the same rank) are left to order by the higher
+  /// seq. Otherwise a plain sort by cand_less.
   void sort_candidates(worker& w, const order_codec& codec) const {
     auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
       return cand_less(codec, x, z);
     };
-    if (!codec.packed || w.pcs.size() < 4096) {
+    const size_t n = w.pcs.size();
+    if (!codec.packed || n < 4096) {
       std::sort(w.pcs.begin(), w.pcs.end(), less);
       return;
     }
-    const size_t buckets = codec.buckets();
-    w.bucket_at.assign(buckets + 1, 0);
+    const unsigned bits = codec.band_bits + codec.score_bits + codec.gap_bits + codec.seq_bits;
+    const unsigned passes = (bits + 10) / 11;
+    const unsigned width = (bits + passes - 1) / passes;
+    const size_t radix = size_t{1} << width;
+    const uint64_t mask = radix - 1;
+    auto& count = w.bucket_at;
+    count.assign(radix * passes, 0);
     for (const auto& c : w.pcs)
-      ++w.bucket_at[codec.bucket(c.order) + 1];
-    for (size_t b = 0; b < buckets; ++b)
-      w.bucket_at[b + 1] += w.bucket_at[b];
-    w.sorted.resize(w.pcs.size());
-    for (const auto& c : w.pcs)
-      w.sorted[w.bucket_at[codec.bucket(c.order)]++] = c;
-    // bucket_at[b] is now the end of bucket b (= the start of b + 1).
-    size_t from = 0;
-    for (size_t b = 0; b < buckets; ++b) {
-      size_t to = w.bucket_at[b];
-      if (to - from > 1)
-        std::sort(w.sorted.begin() + static_cast<ptrdiff_t>(from),
-                  w.sorted.begin() + static_cast<ptrdiff_t>(to), less);
-      from = to;
+      for (unsigned p = 0; p < passes; ++p)
+        ++count[p * radix + ((c.order >> (p * width)) & mask)];
+    w.sorted.resize(n);
+    pair_cand* from = w.pcs.data();
+    pair_cand* to = w.sorted.data();
+    for (unsigned p = 0; p < passes; ++p) {
+      size_t* cnt = count.data() + p * radix;
+      if (*std::max_element(cnt, cnt + radix) == n)
+        continue;  // one digit value: this pass would not move anything
+      size_t sum = 0;
+      for (size_t d = 0; d < radix; ++d)
+        sum += std::exchange(cnt[d], sum);
+      const unsigned shift = p * width;
+      for (size_t i = 0; i < n; ++i) {
+        const pair_cand c = from[i];
+        to[cnt[(c.order >> shift) & mask]++] = c;
+      }
+      std::swap(from, to);
     }
-    std::swap(w.pcs, w.sorted);
+    if (from != w.pcs.data())
+      std::swap(w.pcs, w.sorted);
+    // Equal orders: by the higher seq.
+    pair_cand* v = w.pcs.data();
+    for (size_t i = 0; i + 1 < n;) {
+      size_t j = i + 1;
+      while (j < n && v[j].order == v[i].order)
+        ++j;
+      if (j - i > 1)
+        std::sort(v + i, v + j, less);
+      i = j;
+    }
   }
 
   /// The rank order of 2-way candidates: key (band, score, gap), then the
@@ -1033,31 +1049,43 @@ struct offer_book::impl {
     }
     st.sweep_ms = ms_since(t1);
     // k-way merge of the workers' sorted runs (k is small: a linear pick).
-    std::vector<size_t> at(nw, 0);
-    for (;;) {
-      const pair_cand* best = nullptr;
-      size_t from = 0;
-      for (size_t i = 0; i < nw; ++i)
-        if (at[i] < workers[i].pcs.size()) {
-          const pair_cand* c = &workers[i].pcs[at[i]];
-          if (best == nullptr || cand_less(codec, *c, *best)) {
-            best = c;
-            from = i;
-          }
-        }
-      if (best == nullptr)
-        break;
-      ++at[from];
-      if ((fl[best->lo] | fl[best->hi]) & f_matched)
-        continue;
-      fl[best->lo] |= f_matched;
-      fl[best->hi] |= f_matched;
+    auto take = [&](const pair_cand& c) {
+      if ((fl[c.lo] | fl[c.hi]) & f_matched)
+        return;
+      fl[c.lo] |= f_matched;
+      fl[c.hi] |= f_matched;
       ranked r{};
-      r.key = codec.key_of(best->order);
-      r.slot = {best->lo, best->hi, no_id};
-      r.seq = {hot[best->lo].seq, hot[best->hi].seq, 0};
+      r.key = codec.key_of(c.order);
+      r.slot = {c.lo, c.hi, no_id};
+      r.seq = {hot[c.lo].seq, hot[c.hi].seq, 0};
       chosen.push_back(r);
+    };
+    std::vector<std::pair<const pair_cand*, const pair_cand*>> runs;
+    for (const auto& w : workers)
+      if (!w.pcs.empty())
+        runs.emplace_back(w.pcs.data(), w.pcs.data() + w.pcs.size());
+    while (runs.size() > 1) {
+      // The run holding the next candidate, and the runner-up's head: the
+      // best run is taken from while it stays ahead of that.
+      size_t best = 0;
+      for (size_t i = 1; i < runs.size(); ++i)
+        if (cand_less(codec, *runs[i].first, *runs[best].first))
+          best = i;
+      size_t second = best == 0 ? 1 : 0;
+      for (size_t i = 0; i < runs.size(); ++i)
+        if (i != best && cand_less(codec, *runs[i].first, *runs[second].first))
+          second = i;
+      auto& [b, e] = runs[best];
+      const pair_cand& bound = *runs[second].first;
+      do
+        take(*b++);
+      while (b != e && (b->order < bound.order || (b->order == bound.order && cand_less(codec, *b, bound))));
+      if (b == e)
+        runs.erase(runs.begin() + static_cast<ptrdiff_t>(best));
     }
+    if (!runs.empty())
+      for (const pair_cand* c = runs[0].first; c != runs[0].second; ++c)
+        take(*c);
     st.pairs = chosen.size();
     st.two_way_ms = ms_since(t1);
 
