@@ -220,7 +220,8 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 constexpr uint32_t no_id = std::numeric_limits<uint32_t>::max();
-constexpr uint32_t cash_saturated = std::numeric_limits<uint32_t>::max();
+/// An index entry's cash limit has 24 bits; larger limits are read from hot[].
+constexpr uint32_t cash_saturated = (uint32_t{1} << 24) - 1;
 
 double ms_since(clk::time_point t0) {
   return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
@@ -285,13 +286,14 @@ struct entry {
   uint64_t seq;
   uint32_t slot;
   uint32_t owner;
-  uint32_t max_cash;      // saturated at cash_saturated (then hot[] has it)
-  uint16_t category;      // the ticket's
-  uint16_t sec_category;  // with f_sec_category: the one category wanted besides the primary list
-  uint8_t flags;          // f_secondary | f_located | f_sec_category
+  uint32_t max_cash : 24;  // saturated at cash_saturated (then hot[] has it)
+  uint32_t flags : 8;      // f_secondary | f_located | f_sec_category
+  uint16_t category;       // the ticket's
+  uint16_t sec_category;   // with f_sec_category: the one category wanted besides the primary list
   int64_t credit() const { return static_cast<int64_t>(side_credit & ~side_bit); }
   bool side() const { return (side_credit & side_bit) != 0; }
 };
+static_assert(sizeof(entry) == 40);
 
 /// An entry of the pair index: an entry plus what the sweep reads.
 struct pair_entry : entry {
@@ -301,6 +303,7 @@ struct pair_entry : entry {
   qvec prefs;
   qvec traits;
 };
+static_assert(sizeof(pair_entry) == 72);
 
 template <class E>
 bool entry_less(const E& a, const E& b) {
@@ -447,6 +450,7 @@ void run_parallel(size_t n, F&& f) {
 struct offer_book::impl {
   match_config cfg;
   big_vector<hot_slot> hot;
+  big_vector<uint64_t> seqs;  // hot[s].seq, compact: the ranking's tiebreak reads it at random
   big_vector<uint8_t> fl;
   big_vector<offer> cold;
   big_vector<uint32_t> want_pool;
@@ -504,16 +508,16 @@ struct offer_book::impl {
     c.seq = h.seq;
     c.slot = s;
     c.owner = h.owner;
-    c.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash);
+    c.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash) & cash_saturated;
     c.category = static_cast<uint16_t>(h.t[k_category]);
-    c.flags = fl[s] & (f_secondary | f_located);
+    c.flags = fl[s] & (f_secondary | f_located) & 0xffu;
     // The primary list is events or venues (categories come last): the rest
     // is one category when there is no venue list besides it.
     if ((c.flags & f_secondary) && h.n_cat == 1 && (pw.kind == k_venue || h.n_ven == 0)) {
       uint32_t cat = want_pool[h.want_off + h.n_ev];
       if (cat <= std::numeric_limits<uint16_t>::max()) {
         c.sec_category = static_cast<uint16_t>(cat);
-        c.flags |= f_sec_category;
+        c.flags = (c.flags | f_sec_category) & 0xffu;
       }
     }
     pair_entry e{};
@@ -586,10 +590,12 @@ struct offer_book::impl {
     } else {
       s = static_cast<uint32_t>(hot.size());
       hot.emplace_back();
+      seqs.push_back(0);
       fl.push_back(0);
       cold.emplace_back();
     }
     hot[s] = h;
+    seqs[s] = h.seq;
     int lists_n = (h.n_ev > 0) + (h.n_cat > 0) + (h.n_ven > 0);
     fl[s] = static_cast<uint8_t>(f_live | (lists_n > 1 ? f_secondary : 0)
                                  | (o.location ? f_located : 0));
@@ -608,6 +614,9 @@ struct offer_book::impl {
     uint32_t s = it->second;
     by_id.erase(it);
     fl[s] = 0;
+    // The offer's strings are freed now, not in the next round's prepare
+    // (scattered over the heap: ~0.3 us each).
+    cold[s] = offer{};
     pairs_ix.removed = true;
     cycles_ix.removed = true;
     pending_free.push_back(s);
@@ -692,7 +701,6 @@ struct offer_book::impl {
       const auto& h = hot[s];
       want_garbage += h.n_ev + h.n_cat + h.n_ven;
       hot[s] = hot_slot{};
-      cold[s] = offer{};
       free_slots.push_back(s);
     }
     pending_free.clear();
@@ -984,9 +992,15 @@ struct offer_book::impl {
     }
     if (from != w.pcs.data())
       std::swap(w.pcs, w.sorted);
-    // Equal orders: by the higher seq.
+    // Equal orders: by the higher seq (read at random: prefetched a little
+    // ahead).
     pair_cand* v = w.pcs.data();
+    constexpr size_t ahead = 16;
     for (size_t i = 0; i + 1 < n;) {
+      if (i + ahead + 1 < n && v[i + ahead].order == v[i + ahead + 1].order) {
+        __builtin_prefetch(&seqs[v[i + ahead].hi]);
+        __builtin_prefetch(&seqs[v[i + ahead + 1].hi]);
+      }
       size_t j = i + 1;
       while (j < n && v[j].order == v[i].order)
         ++j;
@@ -1001,9 +1015,9 @@ struct offer_book::impl {
   bool cand_less(const order_codec& codec, const pair_cand& x, const pair_cand& z) const {
     if (x.order != z.order)
       return x.order < z.order;
-    if (!codec.packed && hot[x.lo].seq != hot[z.lo].seq)
-      return hot[x.lo].seq < hot[z.lo].seq;
-    return hot[x.hi].seq < hot[z.hi].seq;
+    if (!codec.packed && seqs[x.lo] != seqs[z.lo])
+      return seqs[x.lo] < seqs[z.lo];
+    return seqs[x.hi] < seqs[z.hi];
   }
 
   round_result run_round() {
@@ -1057,7 +1071,7 @@ struct offer_book::impl {
       ranked r{};
       r.key = codec.key_of(c.order);
       r.slot = {c.lo, c.hi, no_id};
-      r.seq = {hot[c.lo].seq, hot[c.hi].seq, 0};
+      r.seq = {seqs[c.lo], seqs[c.hi], 0};
       chosen.push_back(r);
     };
     std::vector<std::pair<const pair_cand*, const pair_cand*>> runs;
@@ -1222,12 +1236,12 @@ struct offer_book::impl {
       for (uint32_t a = static_cast<uint32_t>(n * wi / nw); a < n * (wi + 1) / nw; ++a) {
         if (in_off[a] == in_off[a + 1] || out_off[a] == out_off[a + 1])
           continue;
-        const uint64_t sa = hot[a].seq;
+        const uint64_t sa = seqs[a];
         const uint32_t* in_b = in_adj.data() + in_off[a];
         const uint32_t* in_e = in_adj.data() + in_off[a + 1];
         for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j) {
           uint32_t b = out_adj[j];
-          if (hot[b].seq < sa)
+          if (seqs[b] < sa)
             continue;
           const uint32_t* ob = out_adj.data() + out_off[b];
           const uint32_t* oe = out_adj.data() + out_off[b + 1];
@@ -1239,7 +1253,7 @@ struct offer_book::impl {
               ++ip;
             } else {
               uint32_t c = *ob;
-              if (c != a && hot[c].seq > sa)
+              if (c != a && seqs[c] > sa)
                 found.push_back(make_cycle(a, b, c));
               ++ob;
               ++ip;
@@ -1265,7 +1279,7 @@ struct offer_book::impl {
   ranked make_cycle(uint32_t a, uint32_t b, uint32_t c) const {
     ranked r{};
     r.slot = {a, b, c};
-    r.seq = {hot[a].seq, hot[b].seq, hot[c].seq};
+    r.seq = {seqs[a], seqs[b], seqs[c]};
     int64_t gap = std::max({gap_ppm(hot[a].credit, hot[b].credit),
                             gap_ppm(hot[b].credit, hot[c].credit),
                             gap_ppm(hot[c].credit, hot[a].credit)});
