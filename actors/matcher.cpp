@@ -343,6 +343,15 @@ struct pair_cand {
   uint32_t lo, hi;
 };
 
+/// A 2-way candidate waiting for its score: scores are computed in batches
+/// (`score_batch`), so the square roots and divisions of many pairs overlap.
+struct pending_score {
+  const pair_entry* a;
+  const pair_entry* b;
+  int64_t gap;
+  uint64_t seq_lo;
+};
+
 /// Packs a 2-way candidate's rank — band, score (descending), gap, then the
 /// lower seq — into one integer whose order is the rank order, as
 /// [band | max_score - score | gap within the band | seq_lo], when the
@@ -427,6 +436,7 @@ struct worker {
   big_vector<edge> edges;     // 3-cycle graph edges
   big_vector<entry> free_x;   // one cycle-index group's free tickets
   big_vector<pair_cand> sorted;  // sort_candidates' output buffer
+  std::vector<pending_score> pend;  // the last pend.size() pcs, not scored yet
   std::vector<ranked> cycles;    // 3-cycles found from this worker's sources
   std::vector<size_t> bucket_at;
   size_t scanned = 0;
@@ -770,14 +780,6 @@ struct offer_book::impl {
     return e.max_cash == cash_saturated ? hot[e.slot].max_cash : int64_t{e.max_cash};
   }
 
-  /// pair_score from the entries: the place points once, the two tastes.
-  int64_t entry_pair_score(const pair_entry& a, const pair_entry& b) const {
-    double place = place_points(a.venue == b.venue, a.category == b.category,
-                                a.flags & f_located, b.flags & f_located, a.xyz, b.xyz,
-                                cfg.location_radius_km);
-    return to_score((score_kernel(place, a.prefs, b.traits) + score_kernel(place, b.prefs, a.traits)) / 2);
-  }
-
   /// The same score from the offers (cycles; a handful per round).
   double hop(uint32_t r, uint32_t g) const { return hop_score(cold[r], cold[g], cfg); }
 
@@ -884,12 +886,74 @@ struct offer_book::impl {
         if (theirs && std::find(theirs, theirs + k, static_cast<uint32_t>(i)) != theirs + k)
           continue;
         const pair_entry& b = y[j];
-        int64_t score = entry_pair_score(a, b);
         bool a_first = a.seq < b.seq;
-        w.pcs.push_back({codec.encode(gap_ppm(ca, b.credit()), score, a_first ? a.seq : b.seq),
-                         a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
+        w.pend.push_back({&a, &b, gap_ppm(ca, b.credit()), a_first ? a.seq : b.seq});
+        w.pcs.push_back({0, a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
+      }
+      if (w.pend.size() >= score_batch)
+        score_pending(w);
+    }
+    score_pending(w);
+  }
+
+  static constexpr size_t score_batch = 256;
+
+  /// Scores the pending candidates (the last w.pend.size() of w.pcs) and
+  /// sets their orders: pair_score's operations on the entries' quantized
+  /// inputs (so the same bits; the place points once for both hops), in branch-free loops over arrays: the square roots and
+  /// divisions of different pairs overlap.
+  void score_pending(worker& w) const {
+    const size_t m = w.pend.size();
+    if (m == 0)
+      return;
+    std::array<double, score_batch> s2, dab, nab, dba, nba, place;
+    std::array<uint8_t, score_batch> kind;  // 0 no location, 1 located, 2 same venue; + 4 same category
+    for (size_t c0 = 0; c0 < m; c0 += score_batch) {
+      const size_t n = std::min(score_batch, m - c0);
+      for (size_t i = 0; i < n; ++i) {
+        const pair_entry& a = *w.pend[c0 + i].a;
+        const pair_entry& b = *w.pend[c0 + i].b;
+        int64_t sq = 0;
+        for (size_t t = 0; t < 3; ++t) {
+          int64_t d = int64_t{a.xyz[t]} - int64_t{b.xyz[t]};
+          sq += d * d;
+        }
+        s2[i] = static_cast<double>(sq);
+        int32_t d1 = 0, d2 = 0, pa = 0, tb = 0, pb = 0, ta = 0;
+        for (size_t t = 0; t < pref_dims; ++t) {
+          d1 += a.prefs[t] * b.traits[t];
+          pa += a.prefs[t] * a.prefs[t];
+          tb += b.traits[t] * b.traits[t];
+          d2 += b.prefs[t] * a.traits[t];
+          pb += b.prefs[t] * b.prefs[t];
+          ta += a.traits[t] * a.traits[t];
+        }
+        dab[i] = d1;
+        nab[i] = static_cast<double>(pa) * static_cast<double>(tb);
+        dba[i] = d2;
+        nba[i] = static_cast<double>(pb) * static_cast<double>(ta);
+        uint8_t k = a.venue == b.venue ? 2 : ((a.flags & b.flags & f_located) ? 1 : 0);
+        kind[i] = static_cast<uint8_t>(k | (a.category == b.category ? 4 : 0));
+      }
+      const double radius = cfg.location_radius_km;
+      const bool by_distance = radius > 0;
+      for (size_t i = 0; i < n; ++i) {  // place_points
+        double chord = earth_radius_km * std::sqrt(s2[i]) / xyz_scale;
+        double near = 400 * std::max(0.0, 1 - chord / radius);
+        double loc = (kind[i] & 2) ? 400.0 : ((kind[i] & 1) && by_distance ? near : 0.0);
+        double cat = (kind[i] & 4) ? 300.0 : 0.0;
+        place[i] = loc + cat;
+      }
+      for (size_t i = 0; i < n; ++i) {  // the two tastes (qcos), the pair score
+        double cab = nab[i] == 0 ? 0.0 : std::clamp(dab[i] / std::sqrt(nab[i]), -1.0, 1.0);
+        double cba = nba[i] == 0 ? 0.0 : std::clamp(dba[i] / std::sqrt(nba[i]), -1.0, 1.0);
+        double hab = place[i] + 150 * (1 + cab);
+        double hba = place[i] + 150 * (1 + cba);
+        const auto& p = w.pend[c0 + i];
+        w.pcs[w.pcs.size() - m + c0 + i].order = codec.encode(p.gap, to_score((hab + hba) / 2), p.seq_lo);
       }
     }
+    w.pend.clear();
   }
 
   /// Calls f(group, x, nx, y, ny) for each group of v[b, e) (b and e on
