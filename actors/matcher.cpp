@@ -363,7 +363,21 @@ struct order_codec {
   int64_t band_ppm = 1;
   unsigned band_bits = 0, score_bits = 0, gap_bits = 0, seq_bits = 0;
 
-  order_codec(const match_config& cfg, uint64_t max_seq) : band_ppm(cfg.gap_band_ppm) {
+  /// gap / band_ppm (gap 0..500,000 ppm) as a multiply, as in
+  /// credit_window: exact for gaps below 2^64 / band_ppm. A band of 1 is
+  /// the gap; a band above 10^6 ppm holds every gap (band 0).
+  uint64_t band_m = 0;
+  uint64_t band_of(int64_t gap) const {
+    __extension__ using u128 = unsigned __int128;
+    if (band_m == 0)
+      return band_ppm == 1 ? static_cast<uint64_t>(gap) : 0;
+    return static_cast<uint64_t>((u128{static_cast<uint64_t>(gap)} * band_m) >> 64);
+  }
+
+  order_codec(const match_config& cfg, uint64_t max_seq)
+      : band_ppm(cfg.gap_band_ppm),
+        band_m(band_ppm == 1 || band_ppm > 1'000'000
+                 ? 0 : ~uint64_t{0} / static_cast<uint64_t>(band_ppm) + 1) {
     const auto bands = static_cast<uint64_t>(cfg.tolerance_pct * 10000 / band_ppm) + 1;
     const auto max_gap = static_cast<uint64_t>(cfg.tolerance_pct * 10000);
     score_bits = static_cast<unsigned>(std::bit_width(static_cast<uint64_t>(max_score)));
@@ -384,7 +398,7 @@ struct order_codec {
   uint64_t encode(int64_t gap, int64_t score, uint64_t seq_lo) const {
     if (!packed)
       return key(gap, score);
-    auto band = static_cast<uint64_t>(gap / band_ppm);
+    auto band = band_of(gap);
     auto in_band = static_cast<uint64_t>(gap) - band * static_cast<uint64_t>(band_ppm);
     uint64_t x = (band << score_bits) | static_cast<uint64_t>(max_score - score);
     x = (x << gap_bits) | in_band;
@@ -908,6 +922,7 @@ struct offer_book::impl {
       return;
     std::array<double, score_batch> s2, dab, nab, dba, nba, place;
     std::array<uint8_t, score_batch> kind;  // 0 no location, 1 located, 2 same venue; + 4 same category
+    std::array<uint16_t, score_batch> by_chord;  // the pairs whose place points need the distance
     for (size_t c0 = 0; c0 < m; c0 += score_batch) {
       const size_t n = std::min(score_batch, m - c0);
       for (size_t i = 0; i < n; ++i) {
@@ -935,14 +950,20 @@ struct offer_book::impl {
         uint8_t k = a.venue == b.venue ? 2 : ((a.flags & b.flags & f_located) ? 1 : 0);
         kind[i] = static_cast<uint8_t>(k | (a.category == b.category ? 4 : 0));
       }
+      // place_points: loc + cat; loc by the distance only for located
+      // pairs at two venues (most pairs share their venue)
       const double radius = cfg.location_radius_km;
-      const bool by_distance = radius > 0;
-      for (size_t i = 0; i < n; ++i) {  // place_points
+      size_t nd = 0;
+      for (size_t i = 0; i < n; ++i) {
+        place[i] = ((kind[i] & 2) ? 400.0 : 0.0) + ((kind[i] & 4) ? 300.0 : 0.0);
+        if ((kind[i] & 3) == 1 && radius > 0)
+          by_chord[nd++] = static_cast<uint16_t>(i);
+      }
+      for (size_t j = 0; j < nd; ++j) {
+        const size_t i = by_chord[j];
         double chord = earth_radius_km * std::sqrt(s2[i]) / xyz_scale;
-        double near = 400 * std::max(0.0, 1 - chord / radius);
-        double loc = (kind[i] & 2) ? 400.0 : ((kind[i] & 1) && by_distance ? near : 0.0);
-        double cat = (kind[i] & 4) ? 300.0 : 0.0;
-        place[i] = loc + cat;
+        double loc = 400 * std::max(0.0, 1 - chord / radius);
+        place[i] = loc + ((kind[i] & 4) ? 300.0 : 0.0);
       }
       for (size_t i = 0; i < n; ++i) {  // the two tastes (qcos), the pair score
         double cab = nab[i] == 0 ? 0.0 : std::clamp(dab[i] / std::sqrt(nab[i]), -1.0, 1.0);
