@@ -449,10 +449,10 @@ struct worker {
   big_vector<pair_cand> pcs;  // 2-way candidates, sorted by the worker
   big_vector<edge> edges;     // 3-cycle graph edges
   big_vector<entry> free_x;   // one cycle-index group's free tickets
-  big_vector<pair_cand> sorted;  // sort_candidates' output buffer
   std::vector<pending_score> pend;  // the last pend.size() pcs, not scored yet
   std::vector<ranked> cycles;    // 3-cycles found from this worker's sources
-  std::vector<size_t> bucket_at;
+  std::vector<size_t> at;  // per rank bucket: its candidates' count, then where they go in ranked_pcs
+  std::vector<size_t> radix_count;
   size_t scanned = 0;
   size_t truncated = 0;
 };
@@ -492,6 +492,8 @@ struct offer_book::impl {
   credit_window window{3};
   bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
   big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
+  big_vector<pair_cand> ranked_pcs, radix_tmp;  // all 2-way candidates in rank order; sort scratch
+  std::vector<size_t> bucket_start;
   big_vector<uint32_t> band_off, fill;
   big_vector<edge> by_src;
   big_vector<uint32_t> out_off, out_adj, in_off, in_adj, src_off;
@@ -715,9 +717,10 @@ struct offer_book::impl {
     for (auto& w : workers) {
       // a worker's share of the candidates, with room for an uneven split
       warm(w.pcs, pairs_ix.main.size() * 5 / 4 / nw);
-      warm(w.sorted, pairs_ix.main.size() * 5 / 4 / nw);
       warm(w.edges, live * cfg.cycle_out_degree / 2 / nw);
     }
+    warm(ranked_pcs, pairs_ix.main.size() * 5 / 4);
+    warm(radix_tmp, pairs_ix.main.size() * 5 / 4);
     warm(by_src, live * cfg.cycle_out_degree / 2);
     warm(out_adj, live * cfg.cycle_out_degree / 2);
     warm(in_adj, live * cfg.cycle_out_degree / 2);
@@ -1033,34 +1036,100 @@ struct offer_book::impl {
   /// so an expensive part of the index does not leave the others idle.
   static size_t chunks_for(size_t threads) { return threads == 1 ? 1 : threads * 16; }
 
-  /// Sorts w.pcs by cand_less. Packed orders: an LSD radix sort on the
-  /// order's significant bits (digits of at most 11 bits, so a pass writes
-  /// to at most 2,048 places; a digit that is the same for every candidate
-  /// is skipped), stable, so that only runs of equal orders (one lower offer
-  /// with two partners of the same rank) are left to order by the higher
-  /// seq. Otherwise a plain sort by cand_less.
-  void sort_candidates(worker& w, const order_codec& codec) const {
+  /// Puts every worker's candidates into ranked_pcs in rank order
+  /// (cand_less). Packed orders: by rank bucket, the order's top bits (a
+  /// counting sort: the workers count, then each scatters its own
+  /// candidates to their places), then the workers sort the buckets (taking
+  /// runs of buckets one at a time): small ones by comparison, large ones by
+  /// an LSD radix sort on the bits below the bucket (digits of at most 11
+  /// bits; a digit the same for the whole bucket is skipped), stable, so
+  /// that only runs of equal orders (one lower offer with two partners of
+  /// the same rank) are left to order by the higher seq. Otherwise (seqs
+  /// too large to pack) one comparison sort.
+  void rank_candidates(const order_codec& codec) {
     auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
       return cand_less(codec, x, z);
     };
-    const size_t n = w.pcs.size();
-    if (!codec.packed || n < 4096) {
-      std::sort(w.pcs.begin(), w.pcs.end(), less);
+    const size_t nw = workers.size();
+    size_t total = 0;
+    for (const auto& w : workers)
+      total += w.pcs.size();
+    ranked_pcs.resize(total);
+    if (!codec.packed) {
+      size_t at = 0;
+      for (const auto& w : workers) {
+        std::copy(w.pcs.begin(), w.pcs.end(), ranked_pcs.begin() + static_cast<ptrdiff_t>(at));
+        at += w.pcs.size();
+      }
+      std::sort(ranked_pcs.begin(), ranked_pcs.end(), less);
       return;
     }
     const unsigned bits = codec.band_bits + codec.score_bits + codec.gap_bits + codec.seq_bits;
-    const unsigned passes = (bits + 10) / 11;
-    const unsigned width = (bits + passes - 1) / passes;
+    const unsigned bucket_bits = std::min(bits, 14u);
+    const unsigned low = bits - bucket_bits;  // the bits sorted inside a bucket
+    const size_t buckets = size_t{1} << bucket_bits;
+    auto bucket = [low](uint64_t order) { return low >= 64 ? 0 : order >> low; };
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      w.at.assign(buckets, 0);
+      for (const auto& c : w.pcs)
+        ++w.at[bucket(c.order)];
+    });
+    bucket_start.assign(buckets + 1, 0);
+    for (size_t b = 0, sum = 0; b < buckets; ++b) {
+      bucket_start[b] = sum;
+      for (auto& w : workers)
+        sum += std::exchange(w.at[b], sum);
+      bucket_start[b + 1] = sum;
+    }
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      pair_cand* out = ranked_pcs.data();
+      for (const auto& c : w.pcs)
+        out[w.at[bucket(c.order)]++] = c;
+    });
+    // Runs of whole buckets of about total / (16 nw) candidates each.
+    std::vector<size_t> cut{0};
+    const size_t unit = std::max<size_t>(total / (nw * 16), 1);
+    for (size_t b = 1; b < buckets; ++b)
+      if (bucket_start[b] - bucket_start[cut.back()] >= unit)
+        cut.push_back(b);
+    cut.push_back(buckets);
+    radix_tmp.resize(std::max(radix_tmp.size(), total));
+    std::atomic<size_t> next{0};
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      for (size_t u; (u = next.fetch_add(1)) + 1 < cut.size();)
+        for (size_t b = cut[u]; b < cut[u + 1]; ++b)
+          sort_bucket(w, codec, low, bucket_start[b], bucket_start[b + 1]);
+    });
+  }
+
+  /// Sorts ranked_pcs[from, to), one rank bucket (the orders differ only in
+  /// their `low` bits), by cand_less.
+  void sort_bucket(worker& w, const order_codec& codec, unsigned low, size_t from, size_t to) {
+    auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
+      return cand_less(codec, x, z);
+    };
+    const size_t n = to - from;
+    pair_cand* v = ranked_pcs.data() + from;
+    if (n < 2)
+      return;
+    if (n < 512 || low == 0) {
+      std::sort(v, v + n, less);
+      return;
+    }
+    const unsigned passes = (low + 10) / 11;
+    const unsigned width = (low + passes - 1) / passes;
     const size_t radix = size_t{1} << width;
     const uint64_t mask = radix - 1;
-    auto& count = w.bucket_at;
+    auto& count = w.radix_count;
     count.assign(radix * passes, 0);
-    for (const auto& c : w.pcs)
+    for (size_t i = 0; i < n; ++i)
       for (unsigned p = 0; p < passes; ++p)
-        ++count[p * radix + ((c.order >> (p * width)) & mask)];
-    w.sorted.resize(n);
-    pair_cand* from = w.pcs.data();
-    pair_cand* to = w.sorted.data();
+        ++count[p * radix + ((v[i].order >> (p * width)) & mask)];
+    pair_cand* src = v;
+    pair_cand* dst = radix_tmp.data() + from;
     for (unsigned p = 0; p < passes; ++p) {
       size_t* cnt = count.data() + p * radix;
       if (*std::max_element(cnt, cnt + radix) == n)
@@ -1070,16 +1139,15 @@ struct offer_book::impl {
         sum += std::exchange(cnt[d], sum);
       const unsigned shift = p * width;
       for (size_t i = 0; i < n; ++i) {
-        const pair_cand c = from[i];
-        to[cnt[(c.order >> shift) & mask]++] = c;
+        const pair_cand c = src[i];
+        dst[cnt[(c.order >> shift) & mask]++] = c;
       }
-      std::swap(from, to);
+      std::swap(src, dst);
     }
-    if (from != w.pcs.data())
-      std::swap(w.pcs, w.sorted);
+    if (src != v)
+      std::copy(src, src + n, v);
     // Equal orders: by the higher seq (read at random: prefetched a little
     // ahead).
-    pair_cand* v = w.pcs.data();
     constexpr size_t ahead = 16;
     for (size_t i = 0; i + 1 < n;) {
       if (i + ahead + 1 < n && v[i + ahead].order == v[i + ahead + 1].order) {
@@ -1139,18 +1207,18 @@ struct offer_book::impl {
       w.scanned = w.truncated = 0;
       for (size_t c; (c = next_chunk.fetch_add(1)) + 1 < cut.size();)
         sweep_pairs(w, cut[c], cut[c + 1]);
-      sort_candidates(w, codec);
     });
     for (const auto& w : workers) {
       st.candidate_pairs += w.pcs.size();
       st.entries_scanned += w.scanned;
       st.truncated_scans += w.truncated;
     }
+    rank_candidates(codec);
     st.sweep_ms = ms_since(t1);
-    // k-way merge of the workers' sorted runs (k is small: a linear pick).
-    auto take = [&](const pair_cand& c) {
+    // The greedy pass over all candidates in rank order.
+    for (const pair_cand& c : ranked_pcs) {
       if ((fl[c.lo] | fl[c.hi]) & f_matched)
-        return;
+        continue;
       fl[c.lo] |= f_matched;
       fl[c.hi] |= f_matched;
       ranked r{};
@@ -1158,33 +1226,7 @@ struct offer_book::impl {
       r.slot = {c.lo, c.hi, no_id};
       r.seq = {seqs[c.lo], seqs[c.hi], 0};
       chosen.push_back(r);
-    };
-    std::vector<std::pair<const pair_cand*, const pair_cand*>> runs;
-    for (const auto& w : workers)
-      if (!w.pcs.empty())
-        runs.emplace_back(w.pcs.data(), w.pcs.data() + w.pcs.size());
-    while (runs.size() > 1) {
-      // The run holding the next candidate, and the runner-up's head: the
-      // best run is taken from while it stays ahead of that.
-      size_t best = 0;
-      for (size_t i = 1; i < runs.size(); ++i)
-        if (cand_less(codec, *runs[i].first, *runs[best].first))
-          best = i;
-      size_t second = best == 0 ? 1 : 0;
-      for (size_t i = 0; i < runs.size(); ++i)
-        if (i != best && cand_less(codec, *runs[i].first, *runs[second].first))
-          second = i;
-      auto& [b, e] = runs[best];
-      const pair_cand& bound = *runs[second].first;
-      do
-        take(*b++);
-      while (b != e && (b->order < bound.order || (b->order == bound.order && cand_less(codec, *b, bound))));
-      if (b == e)
-        runs.erase(runs.begin() + static_cast<ptrdiff_t>(best));
     }
-    if (!runs.empty())
-      for (const pair_cand* c = runs[0].first; c != runs[0].second; ++c)
-        take(*c);
     st.pairs = chosen.size();
     st.two_way_ms = ms_since(t1);
 

@@ -677,3 +677,51 @@ TEST_CASE("matcher: golden round — the exact result (ids, scores, gaps, counts
     CHECK(fingerprint(r2) == 7444543055814921304ull);
   }
 }
+
+TEST_CASE("matcher: ranking with many ties — one huge rank bucket — equals the brute-force greedy, any thread count") {
+  // 900 offers at one venue, in one category, with no taste, wanting any of
+  // the three events (or anything): every pair has the same score, and the
+  // credits sit on a few values, so most candidates share one (band, score)
+  // bucket and many share their whole packed order (the same lower offer,
+  // partners at one credit, found in different index groups). The ranking
+  // then runs its radix path and its seq tiebreak.
+  std::mt19937_64 rng{2026};
+  std::vector<offer> v;
+  for (size_t i = 0; i < 900; ++i) {
+    offer o;
+    o.seq = 5 + (rng() % 4) + i * 4;  // increasing, uneven steps
+    o.id = "t" + std::to_string(i);
+    o.owner = "u" + std::to_string(rng() % 400);
+    o.event_id = "e" + std::to_string(rng() % 3);  // partners of one offer in several index groups
+    o.category = "rock";
+    o.venue = "v1";
+    o.credit_minor = 10000 + 50 * static_cast<int64_t>(rng() % 5);
+    if (rng() % 4 != 0)
+      o.want.event_ids = {"e2", "e0", "e1"};
+    o.want.max_cash_minor = (rng() % 2) ? 1000 : 0;
+    v.push_back(std::move(o));
+  }
+  match_config all;  // no caps: every valid pair is a candidate
+  all.max_candidates = 100000;
+  all.max_scan = 100000;
+  all.cycle_out_degree = 0;
+  auto want = brute_force_pairs(v, all);
+  REQUIRE(want.size() > 300);
+  for (size_t threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    all.threads = threads;
+    auto got = run(v, all);
+    CHECK(got.stats.candidate_pairs > 100000);
+    CHECK(ids(got) == want);
+  }
+  // With the default caps: the same round for any thread count.
+  match_config one;
+  one.threads = 1;
+  auto a = run(v, one);
+  for (size_t threads : {2, 3}) {
+    match_config many;
+    many.threads = threads;
+    auto b = run(v, many);
+    CHECK(fingerprint(a) == fingerprint(b));
+  }
+}
