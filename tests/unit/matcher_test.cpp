@@ -725,3 +725,28 @@ TEST_CASE("matcher: ranking with many ties — one huge rank bucket — equals t
     CHECK(fingerprint(a) == fingerprint(b));
   }
 }
+
+TEST_CASE("matcher: every 2-way match's score is pair_score of its offers, bit for bit") {
+  // The round scores pairs from its index entries (a single-precision
+  // estimate, the double operations when the estimate is within 1e-3 of a
+  // rounding boundary); the public pair_score is the reference.
+  for (uint64_t seed : {3u, 4u}) {
+    auto v = golden_offers(4000, seed);
+    for (auto& o : v)  // finer prefs: more distinct cosines, more near-ties
+      for (size_t i = 0; i < o.prefs.size(); ++i)
+        o.prefs[i] = static_cast<float>((o.seq * 7919 + i * 104729) % 1000) / 997.f;
+    std::map<std::string, const offer*> by_id;
+    for (const auto& o : v)
+      by_id[o.id] = &o;
+    match_config cfg;
+    auto r = run(v, cfg);
+    size_t pairs = 0;
+    for (const auto& m : r.matches)
+      if (m.offer_ids.size() == 2) {
+        ++pairs;
+        CHECK(m.score == pair_score(*by_id.at(std::string{m.offer_ids[0]}),
+                                    *by_id.at(std::string{m.offer_ids[1]}), cfg));
+      }
+    CHECK(pairs > 200);
+  }
+}
