@@ -481,6 +481,7 @@ struct worker {
   std::vector<ranked> cycles;    // 3-cycles found from this worker's sources
   std::vector<size_t> at;  // per rank bucket: its candidates' count, then where they go in ranked_pcs
   std::vector<size_t> radix_count;
+  big_vector<uint32_t> csr;  // parallel_csr: this thread's count, then next place, per key
   size_t scanned = 0;
   size_t truncated = 0;
 };
@@ -522,7 +523,6 @@ struct offer_book::impl {
   big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
   big_vector<pair_cand> ranked_pcs, radix_tmp;  // all 2-way candidates in rank order; sort scratch
   std::vector<size_t> bucket_start;
-  big_vector<uint32_t> band_off, fill;
   big_vector<edge> by_src;
   big_vector<uint32_t> out_off, out_adj, in_off, in_adj, src_off;
 
@@ -1303,6 +1303,33 @@ struct offer_book::impl {
     return res;
   }
 
+  /// A counting sort into CSR form on the round's threads: count(wi, key)
+  /// calls key(k) for each item thread wi holds (k < n); place(wi, place)
+  /// calls place(k) for the same items in the same order, which returns
+  /// the item's index. `off` gets the n + 1 offsets; within one k the items
+  /// keep the threads' order, then each thread's own.
+  template <class Count, class Place>
+  void parallel_csr(uint32_t n, big_vector<uint32_t>& off, Count&& count, Place&& place) {
+    const size_t nw = workers.size();
+    run_parallel(nw, [&](size_t wi) {
+      auto& c = workers[wi].csr;
+      c.assign(n, 0);
+      count(wi, [&c](uint32_t k) { ++c[k]; });
+    });
+    off.resize(n + 1);
+    uint32_t sum = 0;
+    for (uint32_t k = 0; k < n; ++k) {
+      off[k] = sum;
+      for (auto& w : workers)
+        sum += std::exchange(w.csr[k], sum);
+    }
+    off[n] = sum;
+    run_parallel(nw, [&](size_t wi) {
+      auto& c = workers[wi].csr;
+      place(wi, [&c](uint32_t k) { return c[k]++; });
+    });
+  }
+
   void find_cycles(round_result& res, uint32_t n) {
     auto& st = res.stats;
     const size_t deg = cfg.cycle_out_degree;
@@ -1360,17 +1387,17 @@ struct offer_book::impl {
     }
     st.edges_ms = ms_since(t_edges);
     // CSR by source; each source keeps its `deg` nearest, sorted by target.
-    out_off.assign(n + 1, 0);
-    for (const auto& w : workers)
-      for (const auto& e : w.edges)
-        ++out_off[e.a + 1];
-    for (uint32_t i = 0; i < n; ++i)
-      out_off[i + 1] += out_off[i];
     by_src.resize(n_edges);
-    fill.assign(out_off.begin(), out_off.end() - 1);
-    for (const auto& w : workers)
-      for (const auto& e : w.edges)
-        by_src[fill[e.a]++] = e;
+    parallel_csr(
+      n, out_off,
+      [&](size_t wi, auto&& key) {
+        for (const auto& e : workers[wi].edges)
+          key(e.a);
+      },
+      [&](size_t wi, auto&& place) {
+        for (const auto& e : workers[wi].edges)
+          by_src[place(e.a)] = e;
+      });
     // Each source's kept edges (its `deg` nearest) get their place first, so
     // the threads can fill disjoint ranges of sources.
     src_off.assign(n + 1, 0);
@@ -1395,17 +1422,25 @@ struct offer_book::impl {
     });
     std::swap(out_off, src_off);
     st.cycle_edges = out_adj.size();
-    // in-lists, sources ascending (filled in source order)
-    in_off.assign(n + 1, 0);
-    for (uint32_t b : out_adj)
-      ++in_off[b + 1];
-    for (uint32_t i = 0; i < n; ++i)
-      in_off[i + 1] += in_off[i];
+    // in-lists, sources ascending (threads take ascending ranges of sources,
+    // and parallel_csr keeps the threads' order)
     in_adj.resize(out_adj.size());
-    fill.assign(in_off.begin(), in_off.end() - 1);
-    for (uint32_t a = 0; a < n; ++a)
-      for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
-        in_adj[fill[out_adj[j]]++] = a;
+    auto sources = [n, nw](size_t wi) {
+      return std::pair{static_cast<uint32_t>(n * wi / nw), static_cast<uint32_t>(n * (wi + 1) / nw)};
+    };
+    parallel_csr(
+      n, in_off,
+      [&](size_t wi, auto&& key) {
+        auto [from, to] = sources(wi);
+        for (uint32_t j = out_off[from]; j < out_off[to]; ++j)
+          key(out_adj[j]);
+      },
+      [&](size_t wi, auto&& place) {
+        auto [from, to] = sources(wi);
+        for (uint32_t a = from; a < to; ++a)
+          for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
+            in_adj[place(out_adj[j])] = a;
+      });
     // Each cycle once, from its lowest-seq member A: A -> B -> C -> A with
     // seq(B), seq(C) > seq(A); C in out(B) ∩ in(A) (both sorted). Threads
     // take disjoint ranges of A; the ranking below orders them all.
