@@ -80,6 +80,43 @@ double chord_km(const qxyz& a, const qxyz& b) {
   return earth_radius_km * std::sqrt(static_cast<double>(s)) / xyz_scale;
 }
 
+/// The six integer dot products of a pair's tastes: {ap.bt, ap.ap, bt.bt,
+/// bp.at, bp.bp, at.at} (p = prefs, t = traits of offers a and b).
+std::array<int32_t, 6> taste_dots(const qvec& ap, const qvec& at, const qvec& bp, const qvec& bt) {
+  std::array<int32_t, 6> r{};
+#if defined(__SSE2__)
+  auto widen = [](const qvec& v) {  // 8 x int8 -> 8 x int16
+    __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v.data()));
+    return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+  };
+  const __m128i p = widen(ap), t = widen(at), q = widen(bp), u = widen(bt);
+  // four vectors of four partial sums -> the four totals
+  auto sum4 = [](__m128i v0, __m128i v1, __m128i v2, __m128i v3) {
+    __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(v0, v1), _mm_unpackhi_epi32(v0, v1));
+    __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(v2, v3), _mm_unpackhi_epi32(v2, v3));
+    return _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+  };
+  __m128i s0 = sum4(_mm_madd_epi16(p, u), _mm_madd_epi16(p, p), _mm_madd_epi16(u, u),
+                    _mm_madd_epi16(q, t));
+  __m128i s1 = sum4(_mm_madd_epi16(q, q), _mm_madd_epi16(t, t), _mm_setzero_si128(),
+                    _mm_setzero_si128());
+  alignas(16) std::array<int32_t, 8> out;
+  _mm_store_si128(reinterpret_cast<__m128i*>(out.data()), s0);
+  _mm_store_si128(reinterpret_cast<__m128i*>(out.data() + 4), s1);
+  std::copy(out.begin(), out.begin() + 6, r.begin());
+#else
+  for (size_t i = 0; i < pref_dims; ++i) {
+    r[0] += ap[i] * bt[i];
+    r[1] += ap[i] * ap[i];
+    r[2] += bt[i] * bt[i];
+    r[3] += bp[i] * at[i];
+    r[4] += bp[i] * bp[i];
+    r[5] += at[i] * at[i];
+  }
+#endif
+  return r;
+}
+
 /// out[i] = 300 + 150 (cos_ab + cos_ba), the two tastes of a pair, in
 /// single precision: cos = d / sqrt(n) clamped to [-1, 1], 0 when n == 0.
 void estimate_tastes(const float* dab, const float* nab, const float* dba, const float* nba,
@@ -975,15 +1012,7 @@ struct offer_book::impl {
           sq += d * d;
         }
         s2[i] = static_cast<double>(sq);
-        int32_t d1 = 0, d2 = 0, pa = 0, tb = 0, pb = 0, ta = 0;
-        for (size_t t = 0; t < pref_dims; ++t) {
-          d1 += a.prefs[t] * b.traits[t];
-          pa += a.prefs[t] * a.prefs[t];
-          tb += b.traits[t] * b.traits[t];
-          d2 += b.prefs[t] * a.traits[t];
-          pb += b.prefs[t] * b.prefs[t];
-          ta += a.traits[t] * a.traits[t];
-        }
+        auto [d1, pa, tb, d2, pb, ta] = taste_dots(a.prefs, a.traits, b.prefs, b.traits);
         dab[i] = d1;
         nab[i] = static_cast<double>(pa) * static_cast<double>(tb);
         dba[i] = d2;
