@@ -776,8 +776,9 @@ struct offer_book::impl {
       }
     });
     // The round's scratch, sized to the book (an estimate; it grows if a
-    // round needs more): about one 2-way candidate per pair-index entry and
-    // `cycle_out_degree` edges per offer.
+    // round needs more): about one 2-way candidate per pair-index entry (and
+    // a second array of them to rank them) and `cycle_out_degree` edges per
+    // offer.
     const size_t nw = workers.size();
     for (auto& w : workers) {
       // a worker's share of the candidates, with room for an uneven split
@@ -789,6 +790,15 @@ struct offer_book::impl {
     warm(by_src, live * cfg.cycle_out_degree / 2);
     warm(out_adj, live * cfg.cycle_out_degree / 2);
     warm(in_adj, live * cfg.cycle_out_degree / 2);
+    // Per-slot arrays of the cycle graph (and one per thread), and the
+    // chosen pairs (about a quarter of the offers are matched in pairs).
+    const size_t slots = hot.size() + hot.size() / 8 + 1;
+    for (auto& w : workers)
+      warm(w.csr, slots);
+    warm(out_off, slots);
+    warm(src_off, slots);
+    warm(in_off, slots);
+    warm(chosen, live * 3 / 10);
     for (uint32_t s : pending_free) {
       const auto& h = hot[s];
       want_garbage += h.n_ev + h.n_cat + h.n_ven;
