@@ -1392,12 +1392,15 @@ struct offer_book::impl {
                  [&](uint64_t, const entry* x0, size_t nx0, const entry* y, size_t ny) {
         if (nx0 == 0 || ny == 0)
           return;
-        w.free_x.clear();
-        for (size_t i = 0; i < nx0; ++i)
-          if (ok.test(x0[i].slot))
-            w.free_x.push_back(x0[i]);
+        // branch-free: which tickets are free follows no pattern
+        if (w.free_x.size() < nx0)
+          w.free_x.resize(nx0);
+        size_t nx = 0;
+        for (size_t i = 0; i < nx0; ++i) {
+          w.free_x[nx] = x0[i];
+          nx += ok.test(x0[i].slot);
+        }
         const entry* x = w.free_x.data();
-        const size_t nx = w.free_x.size();
         if (nx == 0)
           return;
         size_t center = 0;
