@@ -793,8 +793,12 @@ struct offer_book::impl {
     // Per-slot arrays of the cycle graph (and one per thread), and the
     // chosen pairs (about a quarter of the offers are matched in pairs).
     const size_t slots = hot.size() + hot.size() / 8 + 1;
-    for (auto& w : workers)
+    for (auto& w : workers) {
       warm(w.csr, slots);
+      // the cycle pass copies a group's tickets here; the "any" group holds
+      // every ticket
+      warm(w.free_x, live + live / 8);
+    }
     warm(out_off, slots);
     warm(src_off, slots);
     warm(in_off, slots);
