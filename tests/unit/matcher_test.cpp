@@ -98,6 +98,30 @@ TEST_CASE("matcher: the lower-credit side pays the difference, up to its max_cas
   CHECK(run({mk("a", "A", 10000), mk("b", "B", 10000)}).matches.size() == 1);
 }
 
+TEST_CASE("matcher: cash limits beyond an index entry's 24 bits are exact, in pairs and cycles") {
+  // Index entries hold cash limits below 2^24 (16,777,215); larger ones are
+  // read from the offer. b pays 20,000,000 to receive a's ticket.
+  const int64_t big = 1'000'000'000;
+  CHECK(run({mk("a", "A", big), mk("b", "B", big - 20'000'000, "e1", cash(20'000'000))})
+          .matches.size() == 1);
+  CHECK(run({mk("a", "A", big), mk("b", "B", big - 20'000'000, "e1", cash(19'999'999))})
+          .matches.empty());
+  // A 3-cycle (no 2-way swap: each wants only the next one's event) whose
+  // hops need such limits.
+  auto cyc = [&](int64_t limit) {
+    want_spec wa = cash(limit), wb = cash(limit), wc = cash(limit);
+    wa.event_ids = {"eb"};
+    wb.event_ids = {"ec"};
+    wc.event_ids = {"ea"};
+    return run({mk("ca", "A", big - 20'000'000, "ea", wa), mk("cb", "B", big, "eb", wb),
+                mk("cc", "C", big, "ec", wc)});
+  };
+  auto yes = cyc(20'000'000);
+  REQUIRE(yes.matches.size() == 1);
+  CHECK(yes.matches[0].offer_ids.size() == 3);
+  CHECK(cyc(19'999'999).matches.empty());
+}
+
 TEST_CASE("matcher: same owner never matches") {
   CHECK(run({mk("a", "A", 10000), mk("b", "A", 10000)}).matches.empty());
   offer x = mk("x", "A", 10000), y = mk("y", "A", 10000);
