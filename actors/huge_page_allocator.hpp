@@ -1,6 +1,6 @@
 #pragma once
 // An allocator for the large, long-lived arrays of in-memory indexes (the
-// offer book, its round scratch): blocks of 4 MiB and more are 2 MiB-aligned
+// offer book, its round scratch): blocks of 2 MiB and more are 2 MiB-aligned
 // and marked MADV_HUGEPAGE, so the kernel backs them with transparent huge
 // pages when it can (THP mode "madvise", the Debian default). Smaller blocks
 // come from the normal heap.
@@ -24,7 +24,7 @@ namespace tt {
 template <class T>
 struct huge_page_allocator {
   using value_type = T;
-  static constexpr size_t huge_threshold = size_t{4} << 20;
+  static constexpr size_t huge_threshold = size_t{2} << 20;
   static constexpr size_t huge_page = size_t{2} << 20;
 
   huge_page_allocator() noexcept = default;

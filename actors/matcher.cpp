@@ -13,7 +13,12 @@
 #include <atomic>
 #include <bit>
 #include <thread>
+#include <type_traits>
 #include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tt::matching {
 
@@ -75,23 +80,98 @@ double chord_km(const qxyz& a, const qxyz& b) {
   return earth_radius_km * std::sqrt(static_cast<double>(s)) / xyz_scale;
 }
 
-/// The one place the hop score is computed (the public functions and the
-/// book's hot loop both end here, on the same quantized inputs).
-double score_kernel(bool same_venue, bool same_category, bool located_r, bool located_g,
-                    const qxyz& lr, const qxyz& lg, const qvec& prefs_r, const qvec& traits_g,
-                    double radius_km) {
+/// The six integer dot products of a pair's tastes: {ap.bt, ap.ap, bt.bt,
+/// bp.at, bp.bp, at.at} (p = prefs, t = traits of offers a and b).
+std::array<int32_t, 6> taste_dots(const qvec& ap, const qvec& at, const qvec& bp, const qvec& bt) {
+  std::array<int32_t, 6> r{};
+#if defined(__SSE2__)
+  auto widen = [](const qvec& v) {  // 8 x int8 -> 8 x int16
+    __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v.data()));
+    return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+  };
+  const __m128i p = widen(ap), t = widen(at), q = widen(bp), u = widen(bt);
+  // four vectors of four partial sums -> the four totals
+  auto sum4 = [](__m128i v0, __m128i v1, __m128i v2, __m128i v3) {
+    __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(v0, v1), _mm_unpackhi_epi32(v0, v1));
+    __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(v2, v3), _mm_unpackhi_epi32(v2, v3));
+    return _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+  };
+  __m128i s0 = sum4(_mm_madd_epi16(p, u), _mm_madd_epi16(p, p), _mm_madd_epi16(u, u),
+                    _mm_madd_epi16(q, t));
+  __m128i s1 = sum4(_mm_madd_epi16(q, q), _mm_madd_epi16(t, t), _mm_setzero_si128(),
+                    _mm_setzero_si128());
+  alignas(16) std::array<int32_t, 8> out;
+  _mm_store_si128(reinterpret_cast<__m128i*>(out.data()), s0);
+  _mm_store_si128(reinterpret_cast<__m128i*>(out.data() + 4), s1);
+  std::copy(out.begin(), out.begin() + 6, r.begin());
+#else
+  for (size_t i = 0; i < pref_dims; ++i) {
+    r[0] += ap[i] * bt[i];
+    r[1] += ap[i] * ap[i];
+    r[2] += bt[i] * bt[i];
+    r[3] += bp[i] * at[i];
+    r[4] += bp[i] * bp[i];
+    r[5] += at[i] * at[i];
+  }
+#endif
+  return r;
+}
+
+/// out[i] = 300 + 150 (cos_ab + cos_ba), the two tastes of a pair, in
+/// single precision: cos = d / sqrt(n) clamped to [-1, 1], 0 when n == 0.
+void estimate_tastes(const float* dab, const float* nab, const float* dba, const float* nba,
+                     float* out, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128 zero = _mm_setzero_ps(), lo = _mm_set1_ps(-1.f), hi = _mm_set1_ps(1.f);
+  auto cos4 = [&](const float* d, const float* q) {
+    __m128 nq = _mm_loadu_ps(q);
+    __m128 c = _mm_div_ps(_mm_loadu_ps(d), _mm_sqrt_ps(nq));
+    c = _mm_min_ps(_mm_max_ps(c, lo), hi);  // NaN (0 / 0) becomes -1 here ...
+    return _mm_and_ps(c, _mm_cmpneq_ps(nq, zero));  // ... and 0 here
+  };
+  for (; i + 4 <= n; i += 4) {
+    __m128 c = _mm_add_ps(cos4(dab + i, nab + i), cos4(dba + i, nba + i));
+    _mm_storeu_ps(out + i, _mm_add_ps(_mm_set1_ps(300.f), _mm_mul_ps(_mm_set1_ps(150.f), c)));
+  }
+#endif
+  for (; i < n; ++i) {
+    auto cos1 = [](float d, float q) { return q == 0 ? 0.f : std::clamp(d / std::sqrt(q), -1.f, 1.f); };
+    out[i] = 300.f + 150.f * (cos1(dab[i], nab[i]) + cos1(dba[i], nba[i]));
+  }
+}
+
+/// The location and category points of a hop, loc + cat: symmetric in r
+/// and g (the chord is), so a pair computes them once for both hops.
+double place_points(bool same_venue, bool same_category, bool located_r, bool located_g,
+                    const qxyz& lr, const qxyz& lg, double radius_km) {
   double loc = 0;
   if (same_venue)
     loc = 400;
   else if (located_r && located_g && radius_km > 0)
     loc = 400 * std::max(0.0, 1 - chord_km(lr, lg) / radius_km);
   double cat = same_category ? 300 : 0;
-  double taste = 150 * (1 + qcos(prefs_r, traits_g));
-  return loc + cat + taste;
+  return loc + cat;
 }
 
+/// The one place the hop score is computed (the public functions and the
+/// book's hot loop both end here, on the same quantized inputs):
+/// (loc + cat) + taste.
+double score_kernel(double place, const qvec& prefs_r, const qvec& traits_g) {
+  double taste = 150 * (1 + qcos(prefs_r, traits_g));
+  return place + taste;
+}
+
+/// clamp(llround(x), 0, max_score), without the libm call: for 0 <= x <
+/// max_score, x - trunc(x) is exact, so comparing it with 0.5 rounds half
+/// away from zero exactly as llround does.
 int64_t to_score(double x) {
-  return std::clamp<int64_t>(std::llround(x), 0, max_score);
+  if (!(x > 0))
+    return 0;
+  if (x >= static_cast<double>(max_score))
+    return max_score;
+  auto r = static_cast<int64_t>(x);
+  return x - static_cast<double>(r) >= 0.5 ? r + 1 : r;
 }
 
 bool list_has(const std::vector<std::string>& xs, const std::string& v) {
@@ -100,11 +180,22 @@ bool list_has(const std::vector<std::string>& xs, const std::string& v) {
 
 /// Credit window of c: every x with credits_within(c, x, pct) lies in
 /// [ceil((100-pct) c / 100), floor(100 c / (100-pct))] and nothing else does.
-std::pair<int64_t, int64_t> credit_window(int64_t c, int64_t pct) {
-  int64_t lo = ((100 - pct) * c + 99) / 100;
-  int64_t hi = (100 * c) / (100 - pct);
-  return {lo, hi};
-}
+/// The division by d = 100 - pct (50..100) is a multiply by m = floor((2^64
+/// - 1) / d) + 1, which is 2^64 / d + e with 0 <= e < 1: for n = 100 c <
+/// 2^47, n m / 2^64 = n / d + n e / 2^64 with the error below 1 / d, so its
+/// floor is floor(n / d) exactly.
+struct credit_window {
+  int64_t pct;
+  uint64_t m;
+  explicit credit_window(int64_t p)
+      : pct(p), m(~uint64_t{0} / static_cast<uint64_t>(100 - p) + 1) {}
+  std::pair<int64_t, int64_t> operator()(int64_t c) const {
+    __extension__ using u128 = unsigned __int128;
+    int64_t lo = ((100 - pct) * c + 99) / 100;
+    auto hi = static_cast<int64_t>((u128{static_cast<uint64_t>(100 * c)} * m) >> 64);
+    return {lo, hi};
+  }
+};
 
 } // namespace
 
@@ -114,9 +205,10 @@ double hop_score(const offer& r, const offer& g, const match_config& cfg) {
     lr = to_xyz(*r.location);
   if (g.location)
     lg = to_xyz(*g.location);
-  return score_kernel(r.venue == g.venue, r.category == g.category, r.location.has_value(),
-                      g.location.has_value(), lr, lg, quantize(r.prefs), quantize(g.traits),
-                      cfg.location_radius_km);
+  return score_kernel(place_points(r.venue == g.venue, r.category == g.category,
+                                   r.location.has_value(), g.location.has_value(), lr, lg,
+                                   cfg.location_radius_km),
+                      quantize(r.prefs), quantize(g.traits));
 }
 
 int64_t pair_score(const offer& a, const offer& b, const match_config& cfg) {
@@ -193,7 +285,8 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 constexpr uint32_t no_id = std::numeric_limits<uint32_t>::max();
-constexpr uint32_t cash_saturated = std::numeric_limits<uint32_t>::max();
+/// An index entry's cash limit has 24 bits; larger limits are read from hot[].
+constexpr uint32_t cash_saturated = (uint32_t{1} << 24) - 1;
 
 double ms_since(clk::time_point t0) {
   return std::chrono::duration<double, std::milli>(clk::now() - t0).count();
@@ -222,6 +315,9 @@ enum flag : uint8_t {
   f_matched = 4,    // taken in this round
   f_secondary = 8,  // more than one non-empty want list
   f_located = 16,
+  // index entries only: the offer's want lists other than its primary one
+  // are exactly one category (entry::sec_category), checked inline
+  f_sec_category = 32,
 };
 
 /// Attribute kinds, most selective first: an offer's primary want list is
@@ -245,28 +341,34 @@ struct hot_slot {
 
 constexpr uint64_t side_bit = uint64_t{1} << 63;
 
-/// An entry of the cycle index.
+/// An entry of the cycle index: the sort key, plus what a sweep checks
+/// without reading the offer's slot (a random access): the cash limit, the
+/// ticket's category and the offer's other want lists when they are one
+/// category.
 struct entry {
   uint64_t group;
   uint64_t side_credit;  // side << 63 | credit
   uint64_t seq;
   uint32_t slot;
   uint32_t owner;
+  uint32_t max_cash : 24;  // saturated at cash_saturated (then hot[] has it)
+  uint32_t flags : 8;      // f_secondary | f_located | f_sec_category
+  uint16_t category;       // the ticket's
+  uint16_t sec_category;   // with f_sec_category: the one category wanted besides the primary list
   int64_t credit() const { return static_cast<int64_t>(side_credit & ~side_bit); }
   bool side() const { return (side_credit & side_bit) != 0; }
 };
+static_assert(sizeof(entry) == 40);
 
 /// An entry of the pair index: an entry plus what the sweep reads.
 struct pair_entry : entry {
-  uint32_t max_cash;  // saturated at cash_saturated (then hot[] has it)
   uint32_t event;
   uint32_t venue;
-  uint16_t category;
-  uint8_t flags;  // f_secondary | f_located
   qxyz xyz;
   qvec prefs;
   qvec traits;
 };
+static_assert(sizeof(pair_entry) == 72);
 
 template <class E>
 bool entry_less(const E& a, const E& b) {
@@ -306,6 +408,15 @@ struct pair_cand {
   uint32_t lo, hi;
 };
 
+/// A 2-way candidate waiting for its score: scores are computed in batches
+/// (`score_batch`), so the square roots and divisions of many pairs overlap.
+struct pending_score {
+  const pair_entry* a;
+  const pair_entry* b;
+  int64_t gap;
+  uint64_t seq_lo;
+};
+
 /// Packs a 2-way candidate's rank — band, score (descending), gap, then the
 /// lower seq — into one integer whose order is the rank order, as
 /// [band | max_score - score | gap within the band | seq_lo], when the
@@ -317,7 +428,21 @@ struct order_codec {
   int64_t band_ppm = 1;
   unsigned band_bits = 0, score_bits = 0, gap_bits = 0, seq_bits = 0;
 
-  order_codec(const match_config& cfg, uint64_t max_seq) : band_ppm(cfg.gap_band_ppm) {
+  /// gap / band_ppm (gap 0..500,000 ppm) as a multiply, as in
+  /// credit_window: exact for gaps below 2^64 / band_ppm. A band of 1 is
+  /// the gap; a band above 10^6 ppm holds every gap (band 0).
+  uint64_t band_m = 0;
+  uint64_t band_of(int64_t gap) const {
+    __extension__ using u128 = unsigned __int128;
+    if (band_m == 0)
+      return band_ppm == 1 ? static_cast<uint64_t>(gap) : 0;
+    return static_cast<uint64_t>((u128{static_cast<uint64_t>(gap)} * band_m) >> 64);
+  }
+
+  order_codec(const match_config& cfg, uint64_t max_seq)
+      : band_ppm(cfg.gap_band_ppm),
+        band_m(band_ppm == 1 || band_ppm > 1'000'000
+                 ? 0 : ~uint64_t{0} / static_cast<uint64_t>(band_ppm) + 1) {
     const auto bands = static_cast<uint64_t>(cfg.tolerance_pct * 10000 / band_ppm) + 1;
     const auto max_gap = static_cast<uint64_t>(cfg.tolerance_pct * 10000);
     score_bits = static_cast<unsigned>(std::bit_width(static_cast<uint64_t>(max_score)));
@@ -338,7 +463,7 @@ struct order_codec {
   uint64_t encode(int64_t gap, int64_t score, uint64_t seq_lo) const {
     if (!packed)
       return key(gap, score);
-    auto band = static_cast<uint64_t>(gap / band_ppm);
+    auto band = band_of(gap);
     auto in_band = static_cast<uint64_t>(gap) - band * static_cast<uint64_t>(band_ppm);
     uint64_t x = (band << score_bits) | static_cast<uint64_t>(max_score - score);
     x = (x << gap_bits) | in_band;
@@ -356,13 +481,6 @@ struct order_codec {
     uint64_t band = x >> score_bits;
     return key(static_cast<int64_t>(band * static_cast<uint64_t>(band_ppm) + in_band), score);
   }
-
-  /// The (band, score) bucket of a packed order, < buckets().
-  uint64_t bucket(uint64_t order) const {
-    unsigned low = gap_bits + seq_bits;
-    return low >= 64 ? 0 : order >> low;
-  }
-  uint64_t buckets() const { return uint64_t{1} << (band_bits + score_bits); }
 };
 
 bool ranked_less(const ranked& a, const ranked& b) {
@@ -396,9 +514,11 @@ struct worker {
   big_vector<pair_cand> pcs;  // 2-way candidates, sorted by the worker
   big_vector<edge> edges;     // 3-cycle graph edges
   big_vector<entry> free_x;   // one cycle-index group's free tickets
-  big_vector<pair_cand> sorted;  // sort_candidates' output buffer
+  std::vector<pending_score> pend;  // the last pend.size() pcs, not scored yet
   std::vector<ranked> cycles;    // 3-cycles found from this worker's sources
-  std::vector<size_t> bucket_at;
+  std::vector<size_t> at;  // per rank bucket: its candidates' count, then where they go in ranked_pcs
+  std::vector<size_t> radix_count;
+  big_vector<uint32_t> csr;  // parallel_csr: this thread's count, then next place, per key
   size_t scanned = 0;
   size_t truncated = 0;
 };
@@ -420,6 +540,7 @@ void run_parallel(size_t n, F&& f) {
 struct offer_book::impl {
   match_config cfg;
   big_vector<hot_slot> hot;
+  big_vector<uint64_t> seqs;  // hot[s].seq, compact: the ranking's tiebreak reads it at random
   big_vector<uint8_t> fl;
   big_vector<offer> cold;
   big_vector<uint32_t> want_pool;
@@ -434,9 +555,11 @@ struct offer_book::impl {
   std::vector<worker> workers;
   uint64_t max_seq = 0;                 // of every offer ever added
   order_codec codec{match_config{}, 0};  // this round's (run_round sets it)
+  credit_window window{3};
   bitmap ok;  // 2-way: eligible; cycles: eligible and not matched
   big_vector<ranked> cycles, chosen;  // ranked 3-cycles; the round's picks
-  big_vector<uint32_t> band_off, fill;
+  big_vector<pair_cand> ranked_pcs, radix_tmp;  // all 2-way candidates in rank order; sort scratch
+  std::vector<size_t> bucket_start;
   big_vector<edge> by_src;
   big_vector<uint32_t> out_off, out_adj, in_off, in_adj, src_off;
 
@@ -447,6 +570,7 @@ struct offer_book::impl {
     cfg.max_scan = std::max<size_t>(cfg.max_scan, 1);
     cfg.threads = std::clamp<size_t>(cfg.threads, 1, 64);
     workers.resize(cfg.threads);
+    window = credit_window{cfg.tolerance_pct};
   }
 
   struct want_list {
@@ -471,24 +595,31 @@ struct offer_book::impl {
     const hot_slot& h = hot[s];
     const offer& o = cold[s];
     auto pw = primary(h);
+    entry c{};
+    c.seq = h.seq;
+    c.slot = s;
+    c.owner = h.owner;
+    c.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash) & cash_saturated;
+    c.category = static_cast<uint16_t>(h.t[k_category]);
+    c.flags = fl[s] & (f_secondary | f_located) & 0xffu;
+    // The primary list is events or venues (categories come last): the rest
+    // is one category when there is no venue list besides it.
+    if ((c.flags & f_secondary) && h.n_cat == 1 && (pw.kind == k_venue || h.n_ven == 0)) {
+      uint32_t cat = want_pool[h.want_off + h.n_ev];
+      if (cat <= std::numeric_limits<uint16_t>::max()) {
+        c.sec_category = static_cast<uint16_t>(cat);
+        c.flags = (c.flags | f_sec_category) & 0xffu;
+      }
+    }
     pair_entry e{};
-    e.seq = h.seq;
-    e.slot = s;
-    e.owner = h.owner;
-    e.max_cash = h.max_cash >= cash_saturated ? cash_saturated : static_cast<uint32_t>(h.max_cash);
+    static_cast<entry&>(e) = c;
     e.event = h.t[k_event];
     e.venue = h.t[k_venue];
-    e.category = static_cast<uint16_t>(h.t[k_category]);
-    e.flags = fl[s] & (f_secondary | f_located);
     if (o.location)
       e.xyz = to_xyz(*o.location);
     e.prefs = quantize(o.prefs);
     e.traits = quantize(o.traits);
     auto credit = static_cast<uint64_t>(h.credit);
-    entry c{};
-    c.seq = h.seq;
-    c.slot = s;
-    c.owner = h.owner;
     for (uint32_t k = 0; k < kinds; ++k) {
       uint32_t p = attr(k, h.t[k]);
       for (uint16_t i = 0; i < pw.n; ++i) {
@@ -550,10 +681,12 @@ struct offer_book::impl {
     } else {
       s = static_cast<uint32_t>(hot.size());
       hot.emplace_back();
+      seqs.push_back(0);
       fl.push_back(0);
       cold.emplace_back();
     }
     hot[s] = h;
+    seqs[s] = h.seq;
     int lists_n = (h.n_ev > 0) + (h.n_cat > 0) + (h.n_ven > 0);
     fl[s] = static_cast<uint8_t>(f_live | (lists_n > 1 ? f_secondary : 0)
                                  | (o.location ? f_located : 0));
@@ -572,6 +705,9 @@ struct offer_book::impl {
     uint32_t s = it->second;
     by_id.erase(it);
     fl[s] = 0;
+    // The offer's strings are freed now, not in the next round's prepare
+    // (scattered over the heap: ~0.3 us each).
+    cold[s] = offer{};
     pairs_ix.removed = true;
     cycles_ix.removed = true;
     pending_free.push_back(s);
@@ -640,23 +776,37 @@ struct offer_book::impl {
       }
     });
     // The round's scratch, sized to the book (an estimate; it grows if a
-    // round needs more): about one 2-way candidate per pair-index entry and
-    // `cycle_out_degree` edges per offer.
+    // round needs more): about one 2-way candidate per pair-index entry (and
+    // a second array of them to rank them) and `cycle_out_degree` edges per
+    // offer.
     const size_t nw = workers.size();
     for (auto& w : workers) {
       // a worker's share of the candidates, with room for an uneven split
       warm(w.pcs, pairs_ix.main.size() * 5 / 4 / nw);
-      warm(w.sorted, pairs_ix.main.size() * 5 / 4 / nw);
       warm(w.edges, live * cfg.cycle_out_degree / 2 / nw);
     }
+    warm(ranked_pcs, pairs_ix.main.size() * 5 / 4);
+    warm(radix_tmp, pairs_ix.main.size() * 5 / 4);
     warm(by_src, live * cfg.cycle_out_degree / 2);
     warm(out_adj, live * cfg.cycle_out_degree / 2);
     warm(in_adj, live * cfg.cycle_out_degree / 2);
+    // Per-slot arrays of the cycle graph (and one per thread), and the
+    // chosen pairs (about a quarter of the offers are matched in pairs).
+    const size_t slots = hot.size() + hot.size() / 8 + 1;
+    for (auto& w : workers) {
+      warm(w.csr, slots);
+      // the cycle pass copies a group's tickets here; the "any" group holds
+      // every ticket
+      warm(w.free_x, live + live / 8);
+    }
+    warm(out_off, slots);
+    warm(src_off, slots);
+    warm(in_off, slots);
+    warm(chosen, live * 3 / 10);
     for (uint32_t s : pending_free) {
       const auto& h = hot[s];
       want_garbage += h.n_ev + h.n_cat + h.n_ven;
       hot[s] = hot_slot{};
-      cold[s] = offer{};
       free_slots.push_back(s);
     }
     pending_free.clear();
@@ -708,14 +858,22 @@ struct offer_book::impl {
     return wants(r, hg.t[k_event], hg.t[k_category], hg.t[k_venue]);
   }
 
-  int64_t max_cash(const pair_entry& e) const {
-    return e.max_cash == cash_saturated ? hot[e.slot].max_cash : int64_t{e.max_cash};
+  /// r's want lists other than its primary one (the index group already
+  /// matched that) accept the ticket of g.
+  template <class G>
+  bool rest_wants(const entry& r, const G& g) const {
+    if (!(r.flags & f_secondary))
+      return true;
+    if (r.flags & f_sec_category)
+      return g.category == r.sec_category;
+    if constexpr (std::is_same_v<G, pair_entry>)
+      return wants(r.slot, g.event, g.category, g.venue);
+    else
+      return wants(r.slot, g.slot);
   }
 
-  double hop(const pair_entry& r, const pair_entry& g) const {
-    return score_kernel(r.venue == g.venue, r.category == g.category, r.flags & f_located,
-                        g.flags & f_located, r.xyz, g.xyz, r.prefs, g.traits,
-                        cfg.location_radius_km);
+  int64_t max_cash(const entry& e) const {
+    return e.max_cash == cash_saturated ? hot[e.slot].max_cash : int64_t{e.max_cash};
   }
 
   /// The same score from the offers (cycles; a handful per round).
@@ -802,18 +960,15 @@ struct offer_book::impl {
         ++center;
       if (!ok.test(a.slot))
         continue;
-      auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
+      auto [lo, hi] = window(ca);
       hi = std::min(hi, ca + max_cash(a));
-      bool a_sec = a.flags & f_secondary;
       auto valid = [&](const pair_entry& b) {
         if (b.slot == a.slot || b.owner == a.owner || !ok.test(b.slot))
           return false;
         int64_t pay = b.credit() - ca;  // > 0: a pays (window); < 0: b pays
         if (pay < 0 && -pay > max_cash(b))
           return false;
-        if (a_sec && !wants(a.slot, b.event, b.category, b.venue))
-          return false;
-        return !(b.flags & f_secondary) || wants(b.slot, a.event, a.category, a.venue);
+        return rest_wants(a, b) && rest_wants(b, a);
       };
       if (nearest(cands, y, ny, center, ca, lo, hi, k, valid, w.scanned))
         ++w.truncated;
@@ -827,12 +982,97 @@ struct offer_book::impl {
         if (theirs && std::find(theirs, theirs + k, static_cast<uint32_t>(i)) != theirs + k)
           continue;
         const pair_entry& b = y[j];
-        int64_t score = to_score((hop(a, b) + hop(b, a)) / 2);
         bool a_first = a.seq < b.seq;
-        w.pcs.push_back({codec.encode(gap_ppm(ca, b.credit()), score, a_first ? a.seq : b.seq),
-                         a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
+        w.pend.push_back({&a, &b, gap_ppm(ca, b.credit()), a_first ? a.seq : b.seq});
+        w.pcs.push_back({0, a_first ? a.slot : b.slot, a_first ? b.slot : a.slot});
+      }
+      if (w.pend.size() >= score_batch)
+        score_pending(w);
+    }
+    score_pending(w);
+  }
+
+  static constexpr size_t score_batch = 256;
+
+  /// Scores the pending candidates (the last w.pend.size() of w.pcs) and
+  /// sets their orders: pair_score's result on the entries' quantized
+  /// inputs, bit for bit (the place points once for both hops).
+  ///
+  /// The two tastes are first computed in single precision, four pairs at
+  /// a time (SSE2): that estimate A of the unrounded pair score (0..1000)
+  /// is within 1e-4 of the exact value (float error ~2e-7 on each cosine,
+  /// x150, plus the roundings of sums below 600), while the double
+  /// computation is within 1e-12 of it. So when A is more than 1e-3 away
+  /// from every k + 0.5, rounding A gives the same integer as pair_score;
+  /// otherwise (about 1 pair in 500) the pair is scored by pair_score's
+  /// own double operations.
+  void score_pending(worker& w) const {
+    const size_t m = w.pend.size();
+    if (m == 0)
+      return;
+    std::array<double, score_batch> s2, place, nab, nba;
+    std::array<int32_t, score_batch> dab, dba;
+    alignas(16) std::array<float, score_batch> fdab, fnab, fdba, fnba, tastes;
+    std::array<uint8_t, score_batch> kind;  // 0 no location, 1 located, 2 same venue; + 4 same category
+    std::array<uint16_t, score_batch> by_chord;  // the pairs whose place points need the distance
+    for (size_t c0 = 0; c0 < m; c0 += score_batch) {
+      const size_t n = std::min(score_batch, m - c0);
+      for (size_t i = 0; i < n; ++i) {
+        const pair_entry& a = *w.pend[c0 + i].a;
+        const pair_entry& b = *w.pend[c0 + i].b;
+        int64_t sq = 0;
+        for (size_t t = 0; t < 3; ++t) {
+          int64_t d = int64_t{a.xyz[t]} - int64_t{b.xyz[t]};
+          sq += d * d;
+        }
+        s2[i] = static_cast<double>(sq);
+        auto [d1, pa, tb, d2, pb, ta] = taste_dots(a.prefs, a.traits, b.prefs, b.traits);
+        dab[i] = d1;
+        nab[i] = static_cast<double>(pa) * static_cast<double>(tb);
+        dba[i] = d2;
+        nba[i] = static_cast<double>(pb) * static_cast<double>(ta);
+        fdab[i] = static_cast<float>(d1);
+        fnab[i] = static_cast<float>(nab[i]);
+        fdba[i] = static_cast<float>(d2);
+        fnba[i] = static_cast<float>(nba[i]);
+        uint8_t k = a.venue == b.venue ? 2 : ((a.flags & b.flags & f_located) ? 1 : 0);
+        kind[i] = static_cast<uint8_t>(k | (a.category == b.category ? 4 : 0));
+      }
+      // place_points: loc + cat; loc by the distance only for located
+      // pairs at two venues (most pairs share their venue)
+      const double radius = cfg.location_radius_km;
+      size_t nd = 0;
+      for (size_t i = 0; i < n; ++i) {
+        place[i] = ((kind[i] & 2) ? 400.0 : 0.0) + ((kind[i] & 4) ? 300.0 : 0.0);
+        if ((kind[i] & 3) == 1 && radius > 0)
+          by_chord[nd++] = static_cast<uint16_t>(i);
+      }
+      for (size_t j = 0; j < nd; ++j) {
+        const size_t i = by_chord[j];
+        double chord = earth_radius_km * std::sqrt(s2[i]) / xyz_scale;
+        double loc = 400 * std::max(0.0, 1 - chord / radius);
+        place[i] = loc + ((kind[i] & 4) ? 300.0 : 0.0);
+      }
+      estimate_tastes(fdab.data(), fnab.data(), fdba.data(), fnba.data(), tastes.data(), n);
+      for (size_t i = 0; i < n; ++i) {
+        const double estimate = place[i] + 0.5 * static_cast<double>(tastes[i]);
+        auto r = static_cast<int64_t>(estimate);  // estimate >= 0
+        const double frac = estimate - static_cast<double>(r);
+        int64_t score;
+        if (frac > 0.499 && frac < 0.501) {  // too close to call: the exact operations
+          double cab = nab[i] == 0 ? 0.0 : std::clamp(dab[i] / std::sqrt(nab[i]), -1.0, 1.0);
+          double cba = nba[i] == 0 ? 0.0 : std::clamp(dba[i] / std::sqrt(nba[i]), -1.0, 1.0);
+          double hab = place[i] + 150 * (1 + cab);
+          double hba = place[i] + 150 * (1 + cba);
+          score = to_score((hab + hba) / 2);
+        } else {
+          score = std::clamp<int64_t>(frac > 0.5 ? r + 1 : r, 0, max_score);
+        }
+        const auto& p = w.pend[c0 + i];
+        w.pcs[w.pcs.size() - m + c0 + i].order = codec.encode(p.gap, score, p.seq_lo);
       }
     }
+    w.pend.clear();
   }
 
   /// Calls f(group, x, nx, y, ny) for each group of v[b, e) (b and e on
@@ -891,37 +1131,131 @@ struct offer_book::impl {
   /// so an expensive part of the index does not leave the others idle.
   static size_t chunks_for(size_t threads) { return threads == 1 ? 1 : threads * 16; }
 
-  /// Sorts w.pcs by cand_less. Packed orders: a counting sort by the (band,
-  /// score) bucket into w.sorted, then each bucket by the order (one integer
-  /// compare; equal orders, the same lower offer with two partners of equal
-  /// rank, by the higher seq). Otherwise a plain sort by cand_less.
-  void sort_candidates(worker& w, const order_codec& codec) const {
+  /// Puts every worker's candidates into ranked_pcs in rank order
+  /// (cand_less). Packed orders: by rank bucket, the order's top bits (a
+  /// counting sort: the workers count, then each scatters its own
+  /// candidates to their places), then the workers sort the buckets (taking
+  /// runs of buckets one at a time): small ones by comparison, large ones by
+  /// an LSD radix sort on the bits below the bucket (digits of at most 11
+  /// bits; a digit the same for the whole bucket is skipped), stable, so
+  /// that only runs of equal orders (one lower offer with two partners of
+  /// the same rank) are left to order by the higher seq. Otherwise (seqs
+  /// too large to pack) one comparison sort.
+  void rank_candidates(const order_codec& codec) {
     auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
       return cand_less(codec, x, z);
     };
-    if (!codec.packed || w.pcs.size() < 4096) {
-      std::sort(w.pcs.begin(), w.pcs.end(), less);
+    const size_t nw = workers.size();
+    size_t total = 0;
+    for (const auto& w : workers)
+      total += w.pcs.size();
+    ranked_pcs.resize(total);
+    if (!codec.packed) {
+      size_t at = 0;
+      for (const auto& w : workers) {
+        std::copy(w.pcs.begin(), w.pcs.end(), ranked_pcs.begin() + static_cast<ptrdiff_t>(at));
+        at += w.pcs.size();
+      }
+      std::sort(ranked_pcs.begin(), ranked_pcs.end(), less);
       return;
     }
-    const size_t buckets = codec.buckets();
-    w.bucket_at.assign(buckets + 1, 0);
-    for (const auto& c : w.pcs)
-      ++w.bucket_at[codec.bucket(c.order) + 1];
-    for (size_t b = 0; b < buckets; ++b)
-      w.bucket_at[b + 1] += w.bucket_at[b];
-    w.sorted.resize(w.pcs.size());
-    for (const auto& c : w.pcs)
-      w.sorted[w.bucket_at[codec.bucket(c.order)]++] = c;
-    // bucket_at[b] is now the end of bucket b (= the start of b + 1).
-    size_t from = 0;
-    for (size_t b = 0; b < buckets; ++b) {
-      size_t to = w.bucket_at[b];
-      if (to - from > 1)
-        std::sort(w.sorted.begin() + static_cast<ptrdiff_t>(from),
-                  w.sorted.begin() + static_cast<ptrdiff_t>(to), less);
-      from = to;
+    const unsigned bits = codec.band_bits + codec.score_bits + codec.gap_bits + codec.seq_bits;
+    const unsigned bucket_bits = std::min(bits, 14u);
+    const unsigned low = bits - bucket_bits;  // the bits sorted inside a bucket
+    const size_t buckets = size_t{1} << bucket_bits;
+    auto bucket = [low](uint64_t order) { return low >= 64 ? 0 : order >> low; };
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      w.at.assign(buckets, 0);
+      for (const auto& c : w.pcs)
+        ++w.at[bucket(c.order)];
+    });
+    bucket_start.assign(buckets + 1, 0);
+    for (size_t b = 0, sum = 0; b < buckets; ++b) {
+      bucket_start[b] = sum;
+      for (auto& w : workers)
+        sum += std::exchange(w.at[b], sum);
+      bucket_start[b + 1] = sum;
     }
-    std::swap(w.pcs, w.sorted);
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      pair_cand* out = ranked_pcs.data();
+      for (const auto& c : w.pcs)
+        out[w.at[bucket(c.order)]++] = c;
+    });
+    // Runs of whole buckets of about total / (16 nw) candidates each.
+    std::vector<size_t> cut{0};
+    const size_t unit = std::max<size_t>(total / (nw * 16), 1);
+    for (size_t b = 1; b < buckets; ++b)
+      if (bucket_start[b] - bucket_start[cut.back()] >= unit)
+        cut.push_back(b);
+    cut.push_back(buckets);
+    radix_tmp.resize(std::max(radix_tmp.size(), total));
+    std::atomic<size_t> next{0};
+    run_parallel(nw, [&](size_t i) {
+      auto& w = workers[i];
+      for (size_t u; (u = next.fetch_add(1)) + 1 < cut.size();)
+        for (size_t b = cut[u]; b < cut[u + 1]; ++b)
+          sort_bucket(w, codec, low, bucket_start[b], bucket_start[b + 1]);
+    });
+  }
+
+  /// Sorts ranked_pcs[from, to), one rank bucket (the orders differ only in
+  /// their `low` bits), by cand_less.
+  void sort_bucket(worker& w, const order_codec& codec, unsigned low, size_t from, size_t to) {
+    auto less = [this, &codec](const pair_cand& x, const pair_cand& z) {
+      return cand_less(codec, x, z);
+    };
+    const size_t n = to - from;
+    pair_cand* v = ranked_pcs.data() + from;
+    if (n < 2)
+      return;
+    if (n < 512 || low == 0) {
+      std::sort(v, v + n, less);
+      return;
+    }
+    const unsigned passes = (low + 10) / 11;
+    const unsigned width = (low + passes - 1) / passes;
+    const size_t radix = size_t{1} << width;
+    const uint64_t mask = radix - 1;
+    auto& count = w.radix_count;
+    count.assign(radix * passes, 0);
+    for (size_t i = 0; i < n; ++i)
+      for (unsigned p = 0; p < passes; ++p)
+        ++count[p * radix + ((v[i].order >> (p * width)) & mask)];
+    pair_cand* src = v;
+    pair_cand* dst = radix_tmp.data() + from;
+    for (unsigned p = 0; p < passes; ++p) {
+      size_t* cnt = count.data() + p * radix;
+      if (*std::max_element(cnt, cnt + radix) == n)
+        continue;  // one digit value: this pass would not move anything
+      size_t sum = 0;
+      for (size_t d = 0; d < radix; ++d)
+        sum += std::exchange(cnt[d], sum);
+      const unsigned shift = p * width;
+      for (size_t i = 0; i < n; ++i) {
+        const pair_cand c = src[i];
+        dst[cnt[(c.order >> shift) & mask]++] = c;
+      }
+      std::swap(src, dst);
+    }
+    if (src != v)
+      std::copy(src, src + n, v);
+    // Equal orders: by the higher seq (read at random: prefetched a little
+    // ahead).
+    constexpr size_t ahead = 16;
+    for (size_t i = 0; i + 1 < n;) {
+      if (i + ahead + 1 < n && v[i + ahead].order == v[i + ahead + 1].order) {
+        __builtin_prefetch(&seqs[v[i + ahead].hi]);
+        __builtin_prefetch(&seqs[v[i + ahead + 1].hi]);
+      }
+      size_t j = i + 1;
+      while (j < n && v[j].order == v[i].order)
+        ++j;
+      if (j - i > 1)
+        std::sort(v + i, v + j, less);
+      i = j;
+    }
   }
 
   /// The rank order of 2-way candidates: key (band, score, gap), then the
@@ -929,9 +1263,9 @@ struct offer_book::impl {
   bool cand_less(const order_codec& codec, const pair_cand& x, const pair_cand& z) const {
     if (x.order != z.order)
       return x.order < z.order;
-    if (!codec.packed && hot[x.lo].seq != hot[z.lo].seq)
-      return hot[x.lo].seq < hot[z.lo].seq;
-    return hot[x.hi].seq < hot[z.hi].seq;
+    if (!codec.packed && seqs[x.lo] != seqs[z.lo])
+      return seqs[x.lo] < seqs[z.lo];
+    return seqs[x.hi] < seqs[z.hi];
   }
 
   round_result run_round() {
@@ -968,38 +1302,24 @@ struct offer_book::impl {
       w.scanned = w.truncated = 0;
       for (size_t c; (c = next_chunk.fetch_add(1)) + 1 < cut.size();)
         sweep_pairs(w, cut[c], cut[c + 1]);
-      sort_candidates(w, codec);
     });
     for (const auto& w : workers) {
       st.candidate_pairs += w.pcs.size();
       st.entries_scanned += w.scanned;
       st.truncated_scans += w.truncated;
     }
+    rank_candidates(codec);
     st.sweep_ms = ms_since(t1);
-    // k-way merge of the workers' sorted runs (k is small: a linear pick).
-    std::vector<size_t> at(nw, 0);
-    for (;;) {
-      const pair_cand* best = nullptr;
-      size_t from = 0;
-      for (size_t i = 0; i < nw; ++i)
-        if (at[i] < workers[i].pcs.size()) {
-          const pair_cand* c = &workers[i].pcs[at[i]];
-          if (best == nullptr || cand_less(codec, *c, *best)) {
-            best = c;
-            from = i;
-          }
-        }
-      if (best == nullptr)
-        break;
-      ++at[from];
-      if ((fl[best->lo] | fl[best->hi]) & f_matched)
+    // The greedy pass over all candidates in rank order.
+    for (const pair_cand& c : ranked_pcs) {
+      if ((fl[c.lo] | fl[c.hi]) & f_matched)
         continue;
-      fl[best->lo] |= f_matched;
-      fl[best->hi] |= f_matched;
+      fl[c.lo] |= f_matched;
+      fl[c.hi] |= f_matched;
       ranked r{};
-      r.key = codec.key_of(best->order);
-      r.slot = {best->lo, best->hi, no_id};
-      r.seq = {hot[best->lo].seq, hot[best->hi].seq, 0};
+      r.key = codec.key_of(c.order);
+      r.slot = {c.lo, c.hi, no_id};
+      r.seq = {seqs[c.lo], seqs[c.hi], 0};
       chosen.push_back(r);
     }
     st.pairs = chosen.size();
@@ -1026,6 +1346,33 @@ struct offer_book::impl {
     return res;
   }
 
+  /// A counting sort into CSR form on the round's threads: count(wi, key)
+  /// calls key(k) for each item thread wi holds (k < n); place(wi, place)
+  /// calls place(k) for the same items in the same order, which returns
+  /// the item's index. `off` gets the n + 1 offsets; within one k the items
+  /// keep the threads' order, then each thread's own.
+  template <class Count, class Place>
+  void parallel_csr(uint32_t n, big_vector<uint32_t>& off, Count&& count, Place&& place) {
+    const size_t nw = workers.size();
+    run_parallel(nw, [&](size_t wi) {
+      auto& c = workers[wi].csr;
+      c.assign(n, 0);
+      count(wi, [&c](uint32_t k) { ++c[k]; });
+    });
+    off.resize(n + 1);
+    uint32_t sum = 0;
+    for (uint32_t k = 0; k < n; ++k) {
+      off[k] = sum;
+      for (auto& w : workers)
+        sum += std::exchange(w.csr[k], sum);
+    }
+    off[n] = sum;
+    run_parallel(nw, [&](size_t wi) {
+      auto& c = workers[wi].csr;
+      place(wi, [&c](uint32_t k) { return c[k]++; });
+    });
+  }
+
   void find_cycles(round_result& res, uint32_t n) {
     auto& st = res.stats;
     const size_t deg = cfg.cycle_out_degree;
@@ -1049,12 +1396,15 @@ struct offer_book::impl {
                  [&](uint64_t, const entry* x0, size_t nx0, const entry* y, size_t ny) {
         if (nx0 == 0 || ny == 0)
           return;
-        w.free_x.clear();
-        for (size_t i = 0; i < nx0; ++i)
-          if (ok.test(x0[i].slot))
-            w.free_x.push_back(x0[i]);
+        // branch-free: which tickets are free follows no pattern
+        if (w.free_x.size() < nx0)
+          w.free_x.resize(nx0);
+        size_t nx = 0;
+        for (size_t i = 0; i < nx0; ++i) {
+          w.free_x[nx] = x0[i];
+          nx += ok.test(x0[i].slot);
+        }
         const entry* x = w.free_x.data();
-        const size_t nx = w.free_x.size();
         if (nx == 0)
           return;
         size_t center = 0;
@@ -1065,11 +1415,10 @@ struct offer_book::impl {
             ++center;
           if (!ok.test(a.slot))
             continue;
-          auto [lo, hi] = credit_window(ca, cfg.tolerance_pct);
-          hi = std::min(hi, ca + hot[a.slot].max_cash);
-          bool a_sec = fl[a.slot] & f_secondary;
+          auto [lo, hi] = window(ca);
+          hi = std::min(hi, ca + max_cash(a));
           auto valid = [&](const entry& b) {
-            return b.slot != a.slot && b.owner != a.owner && (!a_sec || wants(a.slot, b.slot));
+            return b.slot != a.slot && b.owner != a.owner && rest_wants(a, b);
           };
           nearest(w.cands, x, nx, center, ca, lo, hi, deg, valid, w.scanned);
           for (const auto& c : w.cands)
@@ -1084,17 +1433,17 @@ struct offer_book::impl {
     }
     st.edges_ms = ms_since(t_edges);
     // CSR by source; each source keeps its `deg` nearest, sorted by target.
-    out_off.assign(n + 1, 0);
-    for (const auto& w : workers)
-      for (const auto& e : w.edges)
-        ++out_off[e.a + 1];
-    for (uint32_t i = 0; i < n; ++i)
-      out_off[i + 1] += out_off[i];
     by_src.resize(n_edges);
-    fill.assign(out_off.begin(), out_off.end() - 1);
-    for (const auto& w : workers)
-      for (const auto& e : w.edges)
-        by_src[fill[e.a]++] = e;
+    parallel_csr(
+      n, out_off,
+      [&](size_t wi, auto&& key) {
+        for (const auto& e : workers[wi].edges)
+          key(e.a);
+      },
+      [&](size_t wi, auto&& place) {
+        for (const auto& e : workers[wi].edges)
+          by_src[place(e.a)] = e;
+      });
     // Each source's kept edges (its `deg` nearest) get their place first, so
     // the threads can fill disjoint ranges of sources.
     src_off.assign(n + 1, 0);
@@ -1119,17 +1468,25 @@ struct offer_book::impl {
     });
     std::swap(out_off, src_off);
     st.cycle_edges = out_adj.size();
-    // in-lists, sources ascending (filled in source order)
-    in_off.assign(n + 1, 0);
-    for (uint32_t b : out_adj)
-      ++in_off[b + 1];
-    for (uint32_t i = 0; i < n; ++i)
-      in_off[i + 1] += in_off[i];
+    // in-lists, sources ascending (threads take ascending ranges of sources,
+    // and parallel_csr keeps the threads' order)
     in_adj.resize(out_adj.size());
-    fill.assign(in_off.begin(), in_off.end() - 1);
-    for (uint32_t a = 0; a < n; ++a)
-      for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
-        in_adj[fill[out_adj[j]]++] = a;
+    auto sources = [n, nw](size_t wi) {
+      return std::pair{static_cast<uint32_t>(n * wi / nw), static_cast<uint32_t>(n * (wi + 1) / nw)};
+    };
+    parallel_csr(
+      n, in_off,
+      [&](size_t wi, auto&& key) {
+        auto [from, to] = sources(wi);
+        for (uint32_t j = out_off[from]; j < out_off[to]; ++j)
+          key(out_adj[j]);
+      },
+      [&](size_t wi, auto&& place) {
+        auto [from, to] = sources(wi);
+        for (uint32_t a = from; a < to; ++a)
+          for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j)
+            in_adj[place(out_adj[j])] = a;
+      });
     // Each cycle once, from its lowest-seq member A: A -> B -> C -> A with
     // seq(B), seq(C) > seq(A); C in out(B) ∩ in(A) (both sorted). Threads
     // take disjoint ranges of A; the ranking below orders them all.
@@ -1139,12 +1496,12 @@ struct offer_book::impl {
       for (uint32_t a = static_cast<uint32_t>(n * wi / nw); a < n * (wi + 1) / nw; ++a) {
         if (in_off[a] == in_off[a + 1] || out_off[a] == out_off[a + 1])
           continue;
-        const uint64_t sa = hot[a].seq;
+        const uint64_t sa = seqs[a];
         const uint32_t* in_b = in_adj.data() + in_off[a];
         const uint32_t* in_e = in_adj.data() + in_off[a + 1];
         for (uint32_t j = out_off[a]; j < out_off[a + 1]; ++j) {
           uint32_t b = out_adj[j];
-          if (hot[b].seq < sa)
+          if (seqs[b] < sa)
             continue;
           const uint32_t* ob = out_adj.data() + out_off[b];
           const uint32_t* oe = out_adj.data() + out_off[b + 1];
@@ -1156,7 +1513,7 @@ struct offer_book::impl {
               ++ip;
             } else {
               uint32_t c = *ob;
-              if (c != a && hot[c].seq > sa)
+              if (c != a && seqs[c] > sa)
                 found.push_back(make_cycle(a, b, c));
               ++ob;
               ++ip;
@@ -1182,7 +1539,7 @@ struct offer_book::impl {
   ranked make_cycle(uint32_t a, uint32_t b, uint32_t c) const {
     ranked r{};
     r.slot = {a, b, c};
-    r.seq = {hot[a].seq, hot[b].seq, hot[c].seq};
+    r.seq = {seqs[a], seqs[b], seqs[c]};
     int64_t gap = std::max({gap_ppm(hot[a].credit, hot[b].credit),
                             gap_ppm(hot[b].credit, hot[c].credit),
                             gap_ppm(hot[c].credit, hot[a].credit)});
@@ -1193,34 +1550,62 @@ struct offer_book::impl {
 
   /// Writes the chosen pairs and cycles into `res`: the ids copied once into
   /// res.id_bytes, the matches viewing them.
-  void emit(round_result& res) const {
+  void emit(round_result& res) {
     auto parties = [](const ranked& r) { return r.slot[2] == no_id ? size_t{2} : size_t{3}; };
-    size_t bytes = 0;
-    for (const auto& r : chosen)
-      for (size_t i = 0; i < parties(r); ++i)
-        bytes += cold[r.slot[i]].id.size();
-    res.id_bytes.resize(bytes);
-    res.matches.resize(chosen.size());
-    char* out = res.id_bytes.data();
-    for (size_t j = 0; j < chosen.size(); ++j) {
+    // The offers' ids and credits are read at random: prefetched a few
+    // matches ahead; the threads take contiguous ranges of the matches.
+    constexpr size_t ahead = 8;
+    auto prefetch = [&](size_t j) {
       const ranked& r = chosen[j];
-      const size_t n = parties(r);
-      match& m = res.matches[j];
-      std::array<int64_t, 3> credits{};
-      for (size_t i = 0; i < n; ++i) {
-        const std::string& id = cold[r.slot[i]].id;
-        std::copy(id.begin(), id.end(), out);
-        m.offer_ids.push_back(std::string_view{out, id.size()});
-        out += id.size();
-        m.seqs.push_back(r.seq[i]);
-        credits[i] = hot[r.slot[i]].credit;
+      for (size_t i = 0; i < parties(r); ++i) {
+        __builtin_prefetch(&cold[r.slot[i]].id);
+        __builtin_prefetch(&hot[r.slot[i]].credit);
       }
-      // cycle_net_cash, inline: party i receives party i+1's ticket.
-      for (size_t i = 0; i < n; ++i)
-        m.net_cash_minor.push_back(credits[(i + 1) % n] - credits[i]);
-      m.gap_ppm = static_cast<int64_t>(r.key & ((uint64_t{1} << 21) - 1));
-      m.score = max_score - static_cast<int64_t>((r.key >> 21) & ((uint64_t{1} << 21) - 1));
-    }
+    };
+    const size_t nm = chosen.size(), nw = std::min(workers.size(), nm / 4096 + 1);
+    auto range = [&](size_t wi) { return std::pair{nm * wi / nw, nm * (wi + 1) / nw}; };
+    std::vector<size_t> bytes_at(nw + 1, 0);
+    run_parallel(nw, [&](size_t wi) {
+      auto [b, e] = range(wi);
+      size_t bytes = 0;
+      for (size_t j = b; j < e; ++j) {
+        if (j + ahead < e)
+          prefetch(j + ahead);
+        const ranked& r = chosen[j];
+        for (size_t i = 0; i < parties(r); ++i)
+          bytes += cold[r.slot[i]].id.size();
+      }
+      bytes_at[wi + 1] = bytes;
+    });
+    for (size_t wi = 0; wi < nw; ++wi)
+      bytes_at[wi + 1] += bytes_at[wi];
+    res.id_bytes.resize(bytes_at[nw]);
+    res.matches.resize(nm);
+    run_parallel(nw, [&](size_t wi) {
+      auto [b, e] = range(wi);
+      char* out = res.id_bytes.data() + bytes_at[wi];
+      for (size_t j = b; j < e; ++j) {
+        if (j + ahead < e)
+          prefetch(j + ahead);
+        const ranked& r = chosen[j];
+        const size_t n = parties(r);
+        match& m = res.matches[j];
+        std::array<int64_t, 3> credits{};
+        for (size_t i = 0; i < n; ++i) {
+          const std::string& id = cold[r.slot[i]].id;
+          std::copy(id.begin(), id.end(), out);
+          m.offer_ids.push_back(std::string_view{out, id.size()});
+          out += id.size();
+          m.seqs.push_back(r.seq[i]);
+          credits[i] = hot[r.slot[i]].credit;
+        }
+        // cycle_net_cash, inline: party i receives party i+1's ticket.
+        for (size_t i = 0; i < n; ++i)
+          m.net_cash_minor.push_back(credits[(i + 1) % n] - credits[i]);
+        m.gap_ppm = static_cast<int64_t>(r.key & ((uint64_t{1} << 21) - 1));
+        m.score = max_score - static_cast<int64_t>((r.key >> 21) & ((uint64_t{1} << 21) - 1));
+      }
+    });
   }
 };
 

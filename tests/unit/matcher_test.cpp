@@ -98,6 +98,30 @@ TEST_CASE("matcher: the lower-credit side pays the difference, up to its max_cas
   CHECK(run({mk("a", "A", 10000), mk("b", "B", 10000)}).matches.size() == 1);
 }
 
+TEST_CASE("matcher: cash limits beyond an index entry's 24 bits are exact, in pairs and cycles") {
+  // Index entries hold cash limits below 2^24 (16,777,215); larger ones are
+  // read from the offer. b pays 20,000,000 to receive a's ticket.
+  const int64_t big = 1'000'000'000;
+  CHECK(run({mk("a", "A", big), mk("b", "B", big - 20'000'000, "e1", cash(20'000'000))})
+          .matches.size() == 1);
+  CHECK(run({mk("a", "A", big), mk("b", "B", big - 20'000'000, "e1", cash(19'999'999))})
+          .matches.empty());
+  // A 3-cycle (no 2-way swap: each wants only the next one's event) whose
+  // hops need such limits.
+  auto cyc = [&](int64_t limit) {
+    want_spec wa = cash(limit), wb = cash(limit), wc = cash(limit);
+    wa.event_ids = {"eb"};
+    wb.event_ids = {"ec"};
+    wc.event_ids = {"ea"};
+    return run({mk("ca", "A", big - 20'000'000, "ea", wa), mk("cb", "B", big, "eb", wb),
+                mk("cc", "C", big, "ec", wc)});
+  };
+  auto yes = cyc(20'000'000);
+  REQUIRE(yes.matches.size() == 1);
+  CHECK(yes.matches[0].offer_ids.size() == 3);
+  CHECK(cyc(19'999'999).matches.empty());
+}
+
 TEST_CASE("matcher: same owner never matches") {
   CHECK(run({mk("a", "A", 10000), mk("b", "A", 10000)}).matches.empty());
   offer x = mk("x", "A", 10000), y = mk("y", "A", 10000);
@@ -556,4 +580,197 @@ TEST_CASE("matcher: match ids stay valid as long as their round result, moves in
   // ... and the result still names its offers.
   CHECK(kept.matches[0].offer_ids
         == std::vector<std::string>{"a-long-offer-id-beyond-sso", "b-long-offer-id-beyond-sso"});
+}
+
+namespace {
+
+/// FNV-1a over everything a round returns (ids, seqs, scores, gaps, cash,
+/// the counts): a change of any bit of the result changes it.
+struct fnv {
+  uint64_t h = 1469598103934665603ull;
+  void bytes(const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      h ^= static_cast<const unsigned char*>(p)[i];
+      h *= 1099511628211ull;
+    }
+  }
+  void num(uint64_t x) { bytes(&x, sizeof x); }
+};
+
+uint64_t fingerprint(const round_result& r) {
+  fnv f;
+  for (const auto& m : r.matches) {
+    f.num(m.offer_ids.size());
+    for (size_t i = 0; i < m.offer_ids.size(); ++i) {
+      f.bytes(m.offer_ids[i].data(), m.offer_ids[i].size());
+      f.num(m.seqs[i]);
+      f.num(static_cast<uint64_t>(m.net_cash_minor[i]));
+    }
+    f.num(static_cast<uint64_t>(m.score));
+    f.num(static_cast<uint64_t>(m.gap_ppm));
+  }
+  const auto& s = r.stats;
+  for (size_t x : {s.offers, s.eligible, s.entries_scanned, s.candidate_pairs, s.pairs,
+                   s.cycle_edges, s.cycles_found, s.cycles, s.truncated_scans})
+    f.num(x);
+  return f.h;
+}
+
+/// A market-like mix with wide credits (several bands), venues with
+/// locations, and every kind of want list, including secondary lists.
+std::vector<offer> golden_offers(size_t n, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::vector<offer> v;
+  for (size_t i = 0; i < n; ++i) {
+    offer o;
+    o.seq = 1 + i;
+    o.id = "g" + std::to_string(i);
+    o.owner = "u" + std::to_string(rng() % (n / 3 + 1));
+    size_t e = rng() % 60;
+    o.event_id = "e" + std::to_string(e);
+    o.category = cats[e % 4];
+    o.venue = "v" + std::to_string(e % 15);
+    o.credit_minor = 100 * (80 + static_cast<int64_t>(rng() % 60));
+    if (rng() % 5 != 0)
+      o.location = geo_point{30.0 + static_cast<double>(e % 15) * 0.7,
+                             -100.0 + static_cast<double>(e % 7) * 1.3};
+    auto k = rng() % 8;
+    if (k <= 2) {
+      for (size_t j = 0, m = 1 + rng() % 3; j < m; ++j)
+        o.want.event_ids.push_back("e" + std::to_string(rng() % 60));
+      if (k == 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 3) {
+      o.want.categories.push_back(cats[rng() % 4]);
+      if (rng() % 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 4 || k == 5) {
+      o.want.venues.push_back("v" + std::to_string(rng() % 15));
+      if (k == 5)
+        o.want.categories.push_back(cats[rng() % 4]);
+    } else if (k == 6) {
+      o.want.event_ids.push_back("e" + std::to_string(rng() % 60));
+      o.want.venues.push_back("v" + std::to_string(rng() % 15));
+      if (rng() % 2)
+        o.want.categories.push_back(cats[rng() % 4]);
+    }
+    o.want.max_cash_minor = (rng() % 3 == 0) ? 0 : static_cast<int64_t>(rng() % 600);
+    for (auto& x : o.prefs)
+      x = static_cast<float>(rng() % 4) * 0.5f;
+    for (auto& x : o.traits)
+      x = static_cast<float>(rng() % 3);
+    v.push_back(std::move(o));
+  }
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("matcher: golden round — the exact result (ids, scores, gaps, counts) is pinned") {
+  // Recorded before the 2026-11-29 speed work (integer fast paths, inline
+  // secondary wants, parallel ranking): those must not change one bit.
+  auto v = golden_offers(30000, 77);
+  for (size_t threads : {1, 2}) {
+    CAPTURE(threads);
+    match_config cfg;
+    cfg.threads = threads;
+    offer_book b{cfg};
+    for (const auto& o : v)
+      REQUIRE(b.add(o));
+    auto r1 = b.run_round();
+    // churn: half the matches end, the other half leave; some offers go, new ones come
+    for (size_t i = 0; i < r1.matches.size(); ++i)
+      for (const auto& id : r1.matches[i].offer_ids)
+        i % 2 == 0 ? b.set_excluded(id, false) : b.remove(id);
+    for (size_t i = 0; i < v.size(); i += 37)
+      b.remove(v[i].id);
+    auto more = golden_offers(1000, 78);
+    for (auto& o : more) {
+      o.seq += 100000;
+      o.id = "h" + o.id;
+      b.add(o);
+    }
+    auto r2 = b.run_round();
+    MESSAGE("golden r1 " << r1.stats.candidate_pairs << " cands, " << r1.stats.pairs << " pairs, "
+                         << r1.stats.cycles << " cycles, fp " << fingerprint(r1));
+    MESSAGE("golden r2 " << r2.stats.candidate_pairs << " cands, " << r2.stats.pairs << " pairs, "
+                         << r2.stats.cycles << " cycles, fp " << fingerprint(r2));
+    CHECK(r1.stats.truncated_scans > 0);  // the caps bind somewhere
+    CHECK(r1.stats.cycles > 0);
+    CHECK(fingerprint(r1) == 2374624546525343317ull);
+    CHECK(fingerprint(r2) == 7444543055814921304ull);
+  }
+}
+
+TEST_CASE("matcher: ranking with many ties — one huge rank bucket — equals the brute-force greedy, any thread count") {
+  // 900 offers at one venue, in one category, with no taste, wanting any of
+  // the three events (or anything): every pair has the same score, and the
+  // credits sit on a few values, so most candidates share one (band, score)
+  // bucket and many share their whole packed order (the same lower offer,
+  // partners at one credit, found in different index groups). The ranking
+  // then runs its radix path and its seq tiebreak.
+  std::mt19937_64 rng{2026};
+  std::vector<offer> v;
+  for (size_t i = 0; i < 900; ++i) {
+    offer o;
+    o.seq = 5 + (rng() % 4) + i * 4;  // increasing, uneven steps
+    o.id = "t" + std::to_string(i);
+    o.owner = "u" + std::to_string(rng() % 400);
+    o.event_id = "e" + std::to_string(rng() % 3);  // partners of one offer in several index groups
+    o.category = "rock";
+    o.venue = "v1";
+    o.credit_minor = 10000 + 50 * static_cast<int64_t>(rng() % 5);
+    if (rng() % 4 != 0)
+      o.want.event_ids = {"e2", "e0", "e1"};
+    o.want.max_cash_minor = (rng() % 2) ? 1000 : 0;
+    v.push_back(std::move(o));
+  }
+  match_config all;  // no caps: every valid pair is a candidate
+  all.max_candidates = 100000;
+  all.max_scan = 100000;
+  all.cycle_out_degree = 0;
+  auto want = brute_force_pairs(v, all);
+  REQUIRE(want.size() > 300);
+  for (size_t threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    all.threads = threads;
+    auto got = run(v, all);
+    CHECK(got.stats.candidate_pairs > 100000);
+    CHECK(ids(got) == want);
+  }
+  // With the default caps: the same round for any thread count.
+  match_config one;
+  one.threads = 1;
+  auto a = run(v, one);
+  for (size_t threads : {2, 3}) {
+    match_config many;
+    many.threads = threads;
+    auto b = run(v, many);
+    CHECK(fingerprint(a) == fingerprint(b));
+  }
+}
+
+TEST_CASE("matcher: every 2-way match's score is pair_score of its offers, bit for bit") {
+  // The round scores pairs from its index entries (a single-precision
+  // estimate, the double operations when the estimate is within 1e-3 of a
+  // rounding boundary); the public pair_score is the reference.
+  for (uint64_t seed : {3u, 4u}) {
+    auto v = golden_offers(4000, seed);
+    for (auto& o : v)  // finer prefs: more distinct cosines, more near-ties
+      for (size_t i = 0; i < o.prefs.size(); ++i)
+        o.prefs[i] = static_cast<float>((o.seq * 7919 + i * 104729) % 1000) / 997.f;
+    std::map<std::string, const offer*> by_id;
+    for (const auto& o : v)
+      by_id[o.id] = &o;
+    match_config cfg;
+    auto r = run(v, cfg);
+    size_t pairs = 0;
+    for (const auto& m : r.matches)
+      if (m.offer_ids.size() == 2) {
+        ++pairs;
+        CHECK(m.score == pair_score(*by_id.at(std::string{m.offer_ids[0]}),
+                                    *by_id.at(std::string{m.offer_ids[1]}), cfg));
+      }
+    CHECK(pairs > 200);
+  }
 }
