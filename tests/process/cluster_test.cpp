@@ -15,6 +15,7 @@
 #include <set>
 
 #include "messages/entity.hpp"
+#include "pg_cluster.hpp"
 #include "support.hpp"
 
 using namespace tt::test;
@@ -68,7 +69,7 @@ struct cluster_fixture {
     return false;
   }
 
-  std::unique_ptr<node_process> make_node(int i) {
+  std::unique_ptr<node_process> make_node(int i, const std::vector<std::string>& more = {}) {
     std::vector<std::string> extra = {
       "--node-name",   "n" + std::to_string(i + 1),
       "--cluster-port", std::to_string(cport[i]),
@@ -81,6 +82,7 @@ struct cluster_fixture {
       "--analytics-email", "tail@example.com",
       "--admin-email", "ops@example.com",
       "--match-interval-ms", "0"};  // matching rounds only on demand here
+    extra.insert(extra.end(), more.begin(), more.end());
     return std::make_unique<node_process>((dir.path / ("n" + std::to_string(i + 1))).string(),
                                           http[i], extra);
   }
@@ -745,4 +747,68 @@ TEST_CASE("tt-admin against a single embedded node: every command") {
   CHECK(rc_help == 0);
   CHECK(help.find("shard move") != std::string::npos);
   n.kill(SIGTERM);
+}
+
+TEST_CASE("three nodes share one PostgreSQL: each node projects its own log under its own name") {
+  // Nodes of a cluster may share one database (persistence/migrations/
+  // 005_log_names.sql): their log offsets overlap, so each projects under
+  // "node:NAME", and the rows keyed by offset carry that name.
+  if (!std::filesystem::exists(etcd_bin)
+      || !std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
+    MESSAGE("skipped: etcd-server or PostgreSQL 15 is not installed");
+    return;
+  }
+  setenv("TT_ADMIN_SECRET", secret, 1);
+  pg_cluster pg;
+  REQUIRE_MESSAGE(pg.init(), "initdb failed");
+  REQUIRE_MESSAGE(pg.start(), "PostgreSQL did not start");
+  cluster_fixture f;
+  REQUIRE(f.start_etcd());
+  for (int i = 0; i < 3; ++i) {
+    f.nodes.push_back(f.make_node(i, {"--postgres", pg.url()}));
+    f.nodes.back()->start();
+  }
+  for (auto& n : f.nodes)
+    REQUIRE(n->wait_healthy(std::chrono::seconds(30)));
+  for (int i = 0; i < 100 && owners(f, 0).size() < tt::shard_count; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(owners(f, 0).size() == tt::shard_count);
+
+  http_client c0{f.http[0]};
+  auto token = login(c0, "pg-cluster@example.com");
+  REQUIRE(!token.empty());
+  std::vector<std::string> ids;
+  for (int k = 0; k < 30; ++k) {
+    http_client c{f.http[k % 3]};
+    auto r = c.post("/api/v1/tickets", listing_body("pgc", k), {bearer(token)});
+    REQUIRE(r.status == 201);
+    ids.push_back(std::string(r.json().at("id").as_string()));
+  }
+  // Each node's projection catches up with its own log's end.
+  auto log_end = [&](int i) {
+    auto stats = boost::json::parse(f.admin(i, "stats"));
+    return stats.at("log_next_offset").as_int64() - 1;
+  };
+  auto projected = [&](int i) {
+    return pg.number(R"(SELECT coalesce(max("offset"), 0) FROM projection_offsets WHERE name = 'node:n)"
+                     + std::to_string(i + 1) + "'");
+  };
+  int with_events = 0;
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    auto end = log_end(i);
+    for (int k = 0; k < 200 && projected(i) < end; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(projected(i) == end);
+    auto log = "'node:n" + std::to_string(i + 1) + "'";
+    CHECK(pg.number("SELECT count(*) FROM audit_log WHERE log = " + log) == end);
+    if (end > 0)
+      ++with_events;
+  }
+  CHECK(with_events >= 2);  // overlapping offsets really were projected side by side
+  std::string in;
+  for (auto& id : ids)
+    in += (in.empty() ? "'" : ", '") + id + "'";
+  CHECK(pg.number("SELECT count(*) FROM tickets WHERE id IN (" + in + ")") == 30);
+  CHECK(pg.number("SELECT count(*) FROM projection_offsets WHERE name = 'main'") == 0);
 }
