@@ -68,17 +68,6 @@ bool hex64_to_raw(std::string_view hex, char* out) {
   return true;
 }
 
-std::string raw_to_hex(std::string_view raw) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(raw.size() * 2, '0');
-  for (size_t i = 0; i < raw.size(); ++i) {
-    auto b = static_cast<unsigned char>(raw[i]);
-    out[2 * i] = digits[b >> 4];
-    out[2 * i + 1] = digits[b & 0xf];
-  }
-  return out;
-}
-
 } // namespace
 
 void ticket_model::pack(const ticket_fields& f, std::string_view seller,
@@ -117,7 +106,7 @@ void ticket_model::repack(const ticket_fields& f, std::string_view seller) {
 
 std::string ticket_model::hash_part(size_t i, uint8_t raw_flag) const {
   auto p = part(i);
-  return (raw_hashes_ & raw_flag) != 0 ? raw_to_hex(p) : std::string{p};
+  return (raw_hashes_ & raw_flag) != 0 ? persistence::to_hex(p) : std::string{p};
 }
 
 ticket_fields ticket_model::fields() const {
@@ -182,13 +171,7 @@ void ticket_model::set_state(const ticket_state& s) {
   ticket_trade_part t{s.hold_trade_id,          s.last_transfer_ref, s.transfer_refs,
                       s.valuation_version,      s.valuation_method,  s.valuation_credit_minor,
                       s.offer_open,             s.offer,             s.offer_at_ms};
-  static const ticket_trade_part none;
-  if (t.hold_trade_id == none.hold_trade_id && t.last_transfer_ref == none.last_transfer_ref
-      && t.transfer_refs == none.transfer_refs && t.valuation_version == none.valuation_version
-      && t.valuation_method == none.valuation_method
-      && t.valuation_credit_minor == none.valuation_credit_minor
-      && t.offer_open == none.offer_open && t.offer == none.offer
-      && t.offer_at_ms == none.offer_at_ms)
+  if (t == ticket_trade_part{})
     trade_.reset();
   else
     trade_ = std::make_shared<ticket_trade_part>(std::move(t));
@@ -205,7 +188,7 @@ void ticket_model::apply(const event_envelope& ev) {
   } else if (auto* x = std::get_if<ticket_updated>(&ev.payload)) {
     auto f = fields();
     apply_patch(f, x->patch);
-    repack(f, std::string{seller()});
+    repack(f, seller());  // repack copies what it reads from the old block
     updated_at_ms_ = ev.timestamp_ms;
   } else if (std::get_if<ticket_withdrawn>(&ev.payload)) {
     status_ = ticket_status::withdrawn;

@@ -37,10 +37,12 @@ struct ticket_trade_part {
   bool offer_open = false;
   ticket_offered offer;
   int64_t offer_at_ms = 0;
+
+  friend bool operator==(const ticket_trade_part&, const ticket_trade_part&) = default;
 };
 
 /// One per active ticket entity, so kept compact (bench/README.md, "memory
-/// per entity"): ~90 bytes inline, every string of the listing in one packed
+/// per entity"): 104 bytes inline, every string of the listing in one packed
 /// heap block, the trade part only when there is one. `state()` unpacks the
 /// whole `ticket_state` (snapshots, tests); commands read the accessors.
 struct ticket_model {

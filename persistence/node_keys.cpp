@@ -12,6 +12,17 @@
 
 namespace tt::persistence {
 
+std::string to_hex(std::string_view raw) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(raw.size() * 2, '0');
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto b = static_cast<unsigned char>(raw[i]);
+    out[2 * i] = hex[b >> 4];
+    out[2 * i + 1] = hex[b & 0xf];
+  }
+  return out;
+}
+
 namespace {
 
 void init_sodium() {
@@ -23,13 +34,7 @@ void init_sodium() {
 }
 
 std::string to_hex(const unsigned char* p, size_t n) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = hex[p[i] >> 4];
-    out[2 * i + 1] = hex[p[i] & 0xf];
-  }
-  return out;
+  return persistence::to_hex(std::string_view{reinterpret_cast<const char*>(p), n});
 }
 
 std::string to_b64url(const unsigned char* p, size_t n) {

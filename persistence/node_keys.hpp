@@ -42,6 +42,9 @@ std::string random_id();
 /// `n` random bytes as URL-safe base64 without padding (32 bytes: 43 chars).
 std::string random_token(size_t n);
 
+/// Raw bytes as lower-case hex (the form of keyed_hash's result).
+std::string to_hex(std::string_view raw);
+
 /// `n` random bytes as lower-case hex.
 std::string random_hex(size_t n);
 
