@@ -102,14 +102,19 @@ size_t rss_bytes() {
 /// Bytes malloc has handed out and not got back (all arenas, incl. mmapped
 /// blocks): unlike RSS, free chunks and fragmentation are not in it, so it
 /// moves less between runs. A diagnostic next to the RSS figure.
-/// Bytes the program has malloc'd and not freed (jemalloc's stats.allocated,
-/// refreshed); 0 if the counters are unavailable.
-size_t heap_in_use() {
+/// jemalloc's statistics are a snapshot taken at the last "epoch" write.
+void refresh_malloc_stats() {
   uint64_t epoch = 1;
   size_t len = sizeof(epoch);
   ::mallctl("epoch", &epoch, &len, &epoch, len);
+}
+
+/// Bytes the program has malloc'd and not freed (jemalloc's stats.allocated,
+/// refreshed); 0 if the counters are unavailable.
+size_t heap_in_use() {
+  refresh_malloc_stats();
   size_t allocated = 0;
-  len = sizeof(allocated);
+  size_t len = sizeof(allocated);
   if (::mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0)
     return 0;
   return allocated;
@@ -118,11 +123,9 @@ size_t heap_in_use() {
 /// Live objects per small jemalloc size class: (class size, count).
 std::vector<std::pair<size_t, int64_t>> live_by_size_class() {
   std::vector<std::pair<size_t, int64_t>> out;
-  uint64_t epoch = 1;
-  size_t len = sizeof(epoch);
-  ::mallctl("epoch", &epoch, &len, &epoch, len);
+  refresh_malloc_stats();
   unsigned nbins = 0;
-  len = sizeof(nbins);
+  size_t len = sizeof(nbins);
   if (::mallctl("arenas.nbins", &nbins, &len, nullptr, 0) != 0)
     return out;
   for (unsigned i = 0; i < nbins; ++i) {

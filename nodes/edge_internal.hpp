@@ -156,7 +156,9 @@ inline void sweep_deadlines(bridge_actor::pointer self) {
   auto now = std::chrono::steady_clock::now();
   while (!st.deadlines.empty()
          && (st.deadlines.front().second->answered || st.deadlines.front().first <= now)) {
-    st.deadlines.front().second->answer(from_error(caf::make_error(caf::sec::request_timeout)));
+    auto& a = *st.deadlines.front().second;
+    if (!a.answered)  // overdue (most entries were answered long before)
+      a.answer(from_error(caf::make_error(caf::sec::request_timeout)));
     st.deadlines.pop_front();
   }
   st.sweeping = !st.deadlines.empty();

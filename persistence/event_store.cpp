@@ -300,7 +300,8 @@ void event_store::append_batch(std::span<const append_request> requests,
       std::string off;
       put_be64(off, offset++);
       batch.Put(d.cf(cf_log), slice(off), slice(key));
-      fresh.push_back(std::make_shared<const std::string>(ev));
+      if (d.opts.recent_log_bytes > 0)
+        fresh.push_back(std::make_shared<const std::string>(ev));
       ++events;
     }
     if (!req.snapshot.empty() && req.snapshot_seq > 0 && req.snapshot_seq <= seq) {

@@ -268,6 +268,17 @@ TEST_CASE("event store: the newest log events come from memory, exactly as from 
   }
   auto disk = unit::open_store(dir.str());
   CHECK(log_from(*disk, 1) == written);
+  // recent_log_bytes = 0 keeps nothing in memory: every read from disk.
+  unit::temp_dir dir0;
+  std::string err;
+  store_options o0{dir0.str()};
+  o0.sync = false;
+  o0.recent_log_bytes = 0;
+  auto s0 = event_store::open(o0, &err);
+  REQUIRE(s0);
+  append(*s0, entity_kind::ticket, "z", 0, {"z1", "z2"});
+  CHECK(log_from(*s0, 1) == std::vector<ev>{{1, "z1"}, {2, "z2"}});
+  CHECK(log_from(*s0, 2, 1) == std::vector<ev>{{2, "z2"}});
 }
 
 TEST_CASE("event store: next_offset and all data survive close and reopen") {
