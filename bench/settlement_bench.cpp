@@ -44,6 +44,8 @@
 #include "persistence/node_keys.hpp"
 #include "bench_stats.hpp"
 
+#include <sys/resource.h>
+
 using namespace tt;
 using clk = std::chrono::steady_clock;
 
@@ -57,6 +59,14 @@ double loadavg1() {
     std::fclose(f);
   }
   return v;
+}
+
+/// CPU time (user + system) of this process so far, in seconds.
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 struct results {
@@ -327,6 +337,15 @@ int main(int argc, char** argv) {
     for (auto& p : pairs)
       sys.spawn(client, trades, p, res);
     std::this_thread::sleep_for(std::chrono::seconds{warmup});
+    auto journal_sample = [&] {
+      caf::scoped_actor self{sys};
+      journal_stats out;
+      self->request(journal, std::chrono::seconds{10}, atoms::stats_atom_v)
+        .receive([&](journal_stats& s) { out = s; }, [](caf::error&) {});
+      return out;
+    };
+    auto j0 = journal_sample();
+    auto cpu0 = process_cpu_seconds();
     res->measuring = true;
     auto t0 = clk::now();
     for (unsigned s = 0; s < seconds; ++s) {
@@ -336,6 +355,8 @@ int main(int argc, char** argv) {
     }
     res->measuring = false;
     auto elapsed = std::chrono::duration<double>(clk::now() - t0).count();
+    auto cpu1 = process_cpu_seconds();
+    auto j1 = journal_sample();
     res->stop = true;
     std::this_thread::sleep_for(std::chrono::seconds{2});  // let the swaps in flight finish
     double tps = static_cast<double>(res->swaps.load()) / elapsed;
@@ -359,6 +380,14 @@ int main(int argc, char** argv) {
       if (pg_tps > 0)
         std::printf("ratio tt/pg: %.2fx (target >= 3x), p99 %s\n", tps / pg_tps,
                     p99 < pg_p99 ? "lower" : "NOT lower");
+      auto batches = static_cast<double>(j1.batches - j0.batches);
+      std::printf("journal: %.0f batches/s, %.1f events/batch, write+fsync p50 %llu us p99 %llu us; "
+                  "process CPU %.2f cores, %.0f us per swap\n",
+                  batches / elapsed,
+                  batches > 0 ? static_cast<double>(j1.events - j0.events) / batches : 0.0,
+                  static_cast<unsigned long long>(j1.write_us_p50),
+                  static_cast<unsigned long long>(j1.write_us_p99), (cpu1 - cpu0) / elapsed,
+                  tps > 0 ? (cpu1 - cpu0) / elapsed / tps * 1e6 : 0.0);
       std::printf("audit after the run: %s (events %llu, ledger sum %lld), errors %llu\n",
                   audit_ok ? "ok" : "VIOLATED", static_cast<unsigned long long>(audit_events),
                   static_cast<long long>(audit_sum),
