@@ -4,6 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "actors/ticket_model.hpp"
@@ -551,6 +556,55 @@ TEST_CASE("ids: format check and random ids") {
   auto r2 = persistence::random_id();
   CHECK(persistence::is_valid_id(r1));
   CHECK(r1 != r2);
+}
+
+TEST_CASE("ids: buffered random ids stay unique across refills, threads and a fork") {
+  // Ids come from a per-thread pool of OS random bytes (4 KiB, ~250 ids):
+  // many pools' worth, on several threads at once, must never repeat, and a
+  // forked child must not hand out the ids its parent's pool still holds.
+  std::set<std::string> seen;
+  std::mutex mtx;
+  bool all_valid = true;
+  auto draw = [&](int n) {
+    std::vector<std::string> mine;
+    for (int i = 0; i < n; ++i)
+      mine.push_back(persistence::random_id());
+    std::lock_guard<std::mutex> g{mtx};
+    for (auto& id : mine) {
+      all_valid = all_valid && persistence::is_valid_id(id);
+      seen.insert(std::move(id));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back(draw, 2000);
+  for (auto& t : threads)
+    t.join();
+  CHECK(all_valid);
+  CHECK(seen.size() == 8000);
+  CHECK(persistence::random_token(32) != persistence::random_token(32));
+  CHECK(persistence::random_hex(8).size() == 16);
+  // Fork with this thread's pool part used: the child's next id must differ
+  // from the parent's next id.
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto id = persistence::random_id();
+    auto w = write(fds[1], id.data(), id.size());
+    _exit(w == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  auto parent_next = persistence::random_id();
+  char buf[64] = {};
+  auto r = read(fds[0], buf, sizeof(buf));
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(fds[0]);
+  close(fds[1]);
+  REQUIRE(r == 22);
+  CHECK(std::string(buf, 22) != parent_next);
+  CHECK(WIFEXITED(status));
 }
 
 TEST_CASE("ticket model: its compact storage gives back any state exactly") {
