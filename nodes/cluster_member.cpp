@@ -40,6 +40,16 @@ std::string rendezvous_home(uint32_t shard, const std::vector<std::string>& name
   return best;
 }
 
+move_commit lost_commit_outcome(const std::optional<etcd_kv>& owner,
+                                const std::optional<etcd_kv>& home, uint64_t epoch,
+                                const std::string& to, const std::string& owner_value) {
+  if (owner && owner->value == owner_value)
+    return move_commit::committed;
+  if (home && home->value == to && home->mod_revision > static_cast<int64_t>(epoch))
+    return move_commit::committed;
+  return move_commit::refused;
+}
+
 shard_decision decide_shard(const std::string& me, const std::string& my_node_id,
                             const std::string& home, const std::string& owner_node_id,
                             bool owner_live, bool lease_alive) {
@@ -777,6 +787,9 @@ move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const st
     // writes it with the owner key, and it is not leased.
     *error = "etcd: " + etcd.last_error();
     auto home_key = cfg_.prefix + "homes/" + shard_key(shard);
+    auto first = [](const etcd_range_result& r) {
+      return r.kvs.empty() ? std::optional<etcd_kv>{} : std::optional<etcd_kv>{r.kvs[0]};
+    };
     for (int attempt = 0; attempt < 10; ++attempt) {
       if (attempt > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -790,15 +803,17 @@ move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const st
           continue;
         if (bump->succeeded)
           return move_commit::refused;  // the move's transaction can no longer apply
+        owner = etcd.range(owner_key, false);  // it changed under the bump: read it again
+        if (!owner)
+          continue;
       }
       auto home = etcd.range(home_key, false);
       if (!home)
         continue;
-      if (!home->kvs.empty() && home->kvs[0].value == to) {
+      auto outcome = lost_commit_outcome(first(*owner), first(*home), epoch, to, value);
+      if (outcome == move_commit::committed)
         log::info("shard_move_committed", {{"shard", shard}, {"to", to}, {"resolved", true}});
-        return move_commit::committed;
-      }
-      return move_commit::refused;  // the owner key moved on without the move
+      return outcome;
     }
     return move_commit::unknown;
   }

@@ -43,6 +43,7 @@
 #include "actors/cluster_routes.hpp"
 #include "caf/fwd.hpp"
 #include "messages/cluster_regions.hpp"
+#include "nodes/etcd_client.hpp"
 
 namespace tt::persistence {
 class shard_fence;
@@ -156,6 +157,19 @@ struct cluster_shard_info {
 
 /// The outcome of a shard move's etcd transaction.
 enum class move_commit { committed, refused, unknown };
+
+/// A move's commit transaction (owner key := `owner_value` if its
+/// mod_revision is still `epoch`, home key := `to`, both in one revision) got
+/// no answer, and the owner key no longer has revision `epoch` (or a bump of
+/// it failed), so the transaction can no longer apply later. Decides from the
+/// owner and home keys as read afterwards (nullopt: absent) whether it did:
+/// committed if the owner key holds exactly the move's value (the target owns
+/// the shard), or if the home key says `to` *and* was written after `epoch`
+/// (the transaction writes it even when it already said `to`, so an older
+/// home of `to` proves nothing); refused otherwise.
+move_commit lost_commit_outcome(const std::optional<etcd_kv>& owner,
+                                const std::optional<etcd_kv>& home, uint64_t epoch,
+                                const std::string& to, const std::string& owner_value);
 
 struct cluster_view {
   std::string me;

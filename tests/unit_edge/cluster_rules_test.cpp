@@ -91,3 +91,39 @@ TEST_CASE("etcd client: an unreachable endpoint is an error, not a hang") {
   CHECK_FALSE(c.last_error().empty());
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 }
+
+TEST_CASE("a move's commit without an answer: what etcd shows afterwards decides") {
+  const uint64_t epoch = 500;
+  const std::string to = "n3";
+  const std::string value = R"({"node":"n3","node_id":"id-n3"})";
+  auto kv = [](std::string v, int64_t mod_revision) {
+    etcd_kv k;
+    k.value = std::move(v);
+    k.mod_revision = mod_revision;
+    return std::optional<etcd_kv>{k};
+  };
+  const std::optional<etcd_kv> absent;
+  // The transaction applied: the owner key holds its value and the home key
+  // was written with it.
+  CHECK(lost_commit_outcome(kv(value, 512), kv(to, 512), epoch, to, value) == move_commit::committed);
+  // It applied, then the target's lease expired (owner key gone): the home
+  // key, written after the epoch, still tells.
+  CHECK(lost_commit_outcome(absent, kv(to, 512), epoch, to, value) == move_commit::committed);
+  // The target itself claimed the shard with the same value: it owns it.
+  CHECK(lost_commit_outcome(kv(value, 530), kv(to, 100), epoch, to, value) == move_commit::committed);
+  // It did not apply and the owner key moved on (this node's lease expired):
+  // a move back to the shard's home finds the home key saying `to` already,
+  // from before the move. That is not proof: refused.
+  CHECK(lost_commit_outcome(absent, kv(to, 100), epoch, to, value) == move_commit::refused);
+  CHECK(lost_commit_outcome(absent, kv(to, 500), epoch, to, value) == move_commit::refused);
+  // Another node took the shard; the home names someone else or nothing.
+  CHECK(lost_commit_outcome(kv(R"({"node":"n2","node_id":"id-n2"})", 520), kv("n2", 520), epoch,
+                            to, value)
+        == move_commit::refused);
+  CHECK(lost_commit_outcome(absent, absent, epoch, to, value) == move_commit::refused);
+  // The owner names the target but from another process (a restart): only
+  // the home key's revision could prove the move.
+  CHECK(lost_commit_outcome(kv(R"({"node":"n3","node_id":"id-n3-old"})", 520), kv(to, 90), epoch,
+                            to, value)
+        == move_commit::refused);
+}
