@@ -783,8 +783,9 @@ move_commit cluster_member::commit_move(uint32_t shard, uint64_t epoch, const st
     // (etcd can apply a request whose answer timed out). First make sure it
     // cannot apply later: rewrite the owner key unchanged if it still has
     // revision `epoch` (its compare then fails forever; this node serves the
-    // shard at the new revision). Then the home key tells: the transaction
-    // writes it with the owner key, and it is not leased.
+    // shard at the new revision). Then the owner and home keys tell
+    // (lost_commit_outcome): the transaction writes both in one revision, and
+    // the home key is not leased, so it outlives the target's lease.
     *error = "etcd: " + etcd.last_error();
     auto home_key = cfg_.prefix + "homes/" + shard_key(shard);
     auto first = [](const etcd_range_result& r) {
