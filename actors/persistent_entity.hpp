@@ -10,13 +10,16 @@
 // value pairs written to the secondary index in the same batch as the events).
 //
 // Life of one command inside the entity actor (one at a time, enforced by
-// `await`): decide on the current state -> events -> apply them to a *copy* of
-// the state -> request(journal, append) -> on ack (fsync'd) the copy becomes the
-// state and the caller gets its reply; on error the state is untouched and the
-// actor stops, so its region restarts it from the journal (the truth) on the
-// next message.
+// `await`): decide on the current state -> events -> apply them (to a copy of
+// the state if the model derives index or timer rows from before and after,
+// else in place) -> request(journal, append) -> on ack (fsync'd) the copy
+// becomes the state and the caller gets its reply; on error the state is
+// reloaded from the journal (the truth), and if that fails the actor stops,
+// so its region restarts it on the next message.
 
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -116,8 +119,20 @@ template <class Self, class Done>
 void persist_then(Self* self, std::vector<event_payload> payloads, const request_meta& meta,
                   Done done) {
   auto& core = self->state.core;
+  using model_type = std::decay_t<decltype(core.model)>;
+  // Models whose index or timer rows compare the state before and after
+  // apply the events to a copy. The others apply them in place: the entity
+  // answers nothing else until the journal does (`await`), and a failed
+  // append reloads the state from the journal anyway. This keeps a command
+  // from copying a state that grows with its history (a wallet's
+  // idempotency refs).
+  constexpr bool compares_states = requires(const model_type& m) { m.index_writes(m, m); }
+                                   || requires(const model_type& m) { m.timer_writes(m, m); };
   auto now = core.env->now_ms();
-  auto next = core.model;
+  std::optional<model_type> copy;
+  if constexpr (compares_states)
+    copy.emplace(core.model);
+  model_type& next = copy ? *copy : core.model;
   auto evs = core.envelopes(std::move(payloads), meta, now);
   append_events cmd;
   cmd.kind = static_cast<uint8_t>(decltype(core.model)::kind);
@@ -133,6 +148,7 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
     cmd.index_writes = core.model.index_writes(core.model, next);
   if constexpr (requires { core.model.timer_writes(core.model, next); })
     cmd.timer_writes = core.model.timer_writes(core.model, next);
+  static_assert(compares_states || !requires { core.model.index_writes(core.model, next); });
   uint64_t new_seq = core.seq + evs.size();
   if (new_seq - core.snapshot_seq >= core.env->snapshot_every) {
     cmd.snapshot = encode_snapshot(next.snapshot(new_seq, now));
@@ -141,9 +157,10 @@ void persist_then(Self* self, std::vector<event_payload> payloads, const request
   bool snap = !cmd.snapshot.empty();
   request_journal(self, *core.env, std::move(cmd))
     .await(
-      [self, done, next = std::move(next), new_seq, snap](const append_ack&) mutable {
+      [self, done, copy = std::move(copy), new_seq, snap](const append_ack&) mutable {
         auto& c = self->state.core;
-        c.model = std::move(next);
+        if (copy)
+          c.model = std::move(*copy);
         c.seq = new_seq;
         if (snap)
           c.snapshot_seq = new_seq;

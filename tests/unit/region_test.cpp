@@ -10,6 +10,7 @@
 #include "actors/persistent_entity.hpp"
 #include "actors/shard_region.hpp"
 #include "actors/ticket_model.hpp"
+#include "actors/wallet_model.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
@@ -390,6 +391,113 @@ TEST_CASE("region: an entity with a stale state fails once and reloads from the 
   CHECK(u->version == 3);
   CHECK(n.stats().restarted_after_failure == 0);
   CHECK(n.store->last_seq(entity_kind::ticket, cmd.ticket_id) == 3);
+}
+
+TEST_CASE("region: a wallet whose append fails drops the events it applied in place") {
+  // Wallets apply a command's events to their live state before the journal
+  // answers (no copy: the state grows with every posting). A failed append
+  // must leave no trace of them: the entity reloads from the journal.
+  unit::temp_dir dir;
+  auto store = unit::open_store(dir.str());
+  unit::test_config cfg;
+  auto sys = std::make_unique<caf::actor_system>(cfg);
+  auto journal = persistence::spawn_journal(*sys, store, {}, nullptr);
+  wallet_region_actor wallets;
+  {
+    // Scoped: a journal handle left in it would keep the journal's thread
+    // (and the actor system's shutdown) waiting.
+    actors::entity_env env;
+    env.store = store;
+    env.journal = journal;
+    env.keys = persistence::node_keys::from_secret("wallet-test");
+    env.append_timeout = 5s;
+    actors::region_config rc;
+    rc.idle_timeout = 10s;  // no passivation during this test
+    wallets = actors::spawn_wallet_region(*sys, env, rc, nullptr);
+  }
+  // Stops the actors and closes the store however the test ends.
+  struct stop_all {
+    std::unique_ptr<caf::actor_system>& sys;
+    journal_actor& journal;
+    wallet_region_actor& wallets;
+    std::shared_ptr<persistence::event_store>& store;
+    ~stop_all() {
+      caf::anon_send_exit(wallets, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+      wallets = nullptr;
+      journal = nullptr;
+      sys.reset();
+      store->close();
+    }
+  } stop{sys, journal, wallets, store};
+  const std::string carol = persistence::random_id();
+  auto deposit = [&carol](std::string ref, int64_t amount) {
+    wallet_command c;
+    c.wallet_id = carol;
+    c.op = static_cast<uint8_t>(wallet_op::deposit);
+    c.ref = std::move(ref);
+    c.amount_minor = amount;
+    c.currency = "EUR";
+    c.meta = unit::as_user(carol);
+    return c;
+  };
+  auto ask = [&](auto cmd) {
+    caf::scoped_actor self{*sys};
+    caf::expected<wallet_view> out{make_error(errc::timeout, "no answer")};
+    self->request(wallets, 5s, std::move(cmd))
+      .receive([&](wallet_view& v) { out = std::move(v); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  };
+  REQUIRE(ask(deposit("r1", 100)));
+  // Another writer appends event 2 behind the entity's back.
+  actors::wallet_model m;
+  m.id = carol;
+  auto first = deposit("r1", 100);
+  auto evs1 = m.decide(first);
+  REQUIRE(evs1);
+  for (auto& p : *evs1) {
+    event_envelope e;
+    e.kind = entity_kind::wallet;
+    e.entity_id = carol;
+    e.seq = 1;
+    e.payload = p;
+    m.apply(e);
+  }
+  auto sneaky = m.decide(deposit("elsewhere", 5));
+  REQUIRE(sneaky);
+  REQUIRE(sneaky->size() == 1);
+  event_envelope ev;
+  ev.kind = entity_kind::wallet;
+  ev.entity_id = carol;
+  ev.seq = 2;
+  ev.timestamp_ms = 1;
+  ev.user_id = carol;
+  ev.payload = (*sneaky)[0];
+  {
+    caf::scoped_actor self{*sys};
+    bool acked = false;
+    self->request(journal, 5s,
+                  append_events{static_cast<uint8_t>(entity_kind::wallet), carol, 1,
+                                {encode_event(ev)}, {}, 0, {}})
+      .receive([&](append_ack&) { acked = true; }, [](caf::error&) {});
+    REQUIRE(acked);
+  }
+  // The entity applies "r2" in place, the journal refuses it (stale seq).
+  auto stale = ask(deposit("r2", 10));
+  REQUIRE_FALSE(stale);
+  CHECK(describe(stale.error()).code == errc::conflict);
+  // What it shows now is the journal's truth: 100 + 5, no 10, and "r2"
+  // unknown, so the retry deposits it (once).
+  auto g = ask(get_wallet{carol});
+  REQUIRE(g);
+  CHECK(g->available_minor == 105);
+  auto again = ask(deposit("r2", 10));
+  REQUIRE(again);
+  CHECK(again->available_minor == 115);
+  auto replay = ask(deposit("r2", 10));
+  REQUIRE(replay);
+  CHECK(replay->available_minor == 115);
+  CHECK(store->last_seq(entity_kind::wallet, carol) == 3);
 }
 
 TEST_CASE("region: a new actor system over the same store sees everything") {
