@@ -140,6 +140,17 @@ ticket_trade_part& ticket_model::mutable_trade() {
   return *trade_;
 }
 
+// state() and set_state() name every field of ticket_state and of its
+// out-of-line ticket_trade_part; a field added to either struct must be
+// added to both functions (and to the part), or snapshots silently drop it.
+// These sizes (x86-64, libstdc++) make adding one a compile error here.
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+static_assert(sizeof(ticket_state) == 712,
+              "ticket_state changed: pack the new field in ticket_model::state()/set_state()");
+static_assert(sizeof(ticket_trade_part) == 280,
+              "ticket_trade_part changed: keep it in step with ticket_state");
+#endif
+
 ticket_state ticket_model::state() const {
   ticket_state s;
   s.fields = fields();

@@ -20,7 +20,7 @@
 #include "messages/events.hpp"
 #include "nodes/pg_market.hpp"
 #include "persistence/pg_projection.hpp"
-#include "pg_cluster.hpp"
+#include "pg_test_support.hpp"
 
 using namespace tt::test;
 using tt::actors::market_index;
@@ -218,19 +218,6 @@ void check_same(const market_page& mem, const market_page& db) {
   }
   CHECK(mem.next_cursor == db.next_cursor);
   CHECK(mem.bad_cursor == db.bad_cursor);
-}
-
-/// A started throwaway PostgreSQL, or null (with a message) when PostgreSQL
-/// 15 is not installed.
-std::unique_ptr<pg_cluster> started_pg() {
-  if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
-    MESSAGE("SKIPPED: PostgreSQL 15 is not installed at " << pg_bindir);
-    return nullptr;
-  }
-  auto pg = std::make_unique<pg_cluster>();
-  REQUIRE(pg->init());
-  REQUIRE(pg->start());
-  return pg;
 }
 
 struct compare_stats {

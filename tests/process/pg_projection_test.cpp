@@ -16,7 +16,7 @@
 #include "messages/errc.hpp"
 #include "persistence/event_store.hpp"
 #include "persistence/pg_projection.hpp"
-#include "pg_cluster.hpp"
+#include "pg_test_support.hpp"
 #include "support.hpp"
 
 using namespace tt::test;
@@ -449,13 +449,10 @@ TEST_CASE("a batch: listings merge into one upsert until a statement on the same
 }
 
 TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a PostgreSQL crash") {
-  if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
-    MESSAGE("skipped: PostgreSQL 15 is not installed (" << pg_bindir << ")");
+  auto pg_ptr = started_pg();
+  if (!pg_ptr)
     return;
-  }
-  pg_cluster pg;
-  REQUIRE_MESSAGE(pg.init(), "initdb failed");
-  REQUIRE_MESSAGE(pg.start(), "PostgreSQL did not start");
+  auto& pg = *pg_ptr;
   temp_dir dir;
   auto data = (dir.path / "node").string();
   auto port = free_port();
@@ -564,13 +561,10 @@ TEST_CASE("projection into PostgreSQL is exactly once across kill -9 and a Postg
 TEST_CASE("two logs, one database: each projector keeps its own offsets and rows") {
   // Nodes of a cluster share a database under their own names ("node:NAME");
   // their log offsets overlap, so rows keyed by offset must name their log.
-  if (!std::filesystem::exists(std::string(pg_bindir) + "/initdb")) {
-    MESSAGE("skipped: PostgreSQL 15 is not installed (" << pg_bindir << ")");
+  auto pg_ptr = started_pg();
+  if (!pg_ptr)
     return;
-  }
-  pg_cluster pg;
-  REQUIRE_MESSAGE(pg.init(), "initdb failed");
-  REQUIRE_MESSAGE(pg.start(), "PostgreSQL did not start");
+  auto& pg = *pg_ptr;
   temp_dir dir;
   // The same three kinds of offset-keyed rows at offsets 1..3 of both logs:
   // an audit row each, a payment, a valuation.
